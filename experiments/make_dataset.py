@@ -8,8 +8,9 @@
     python experiments/make_dataset.py locomotion --env brax/inverted_pendulum --train-steps 300000
 
 Every dataset is written as our ``.npz`` (``jaxrl.data.load_npz``) with a JSON card inside and
-next to it (``<file>.json``): how it was generated, env, policy, noise, size and returns. Collection
-is jitted and vmapped over environments.
+next to it (``<file>.json``): how it was generated, env, policy, noise, size and returns (over
+complete episodes; the fragments cut off by the end of collection are counted separately).
+Collection is jitted and vmapped over environments.
 """
 
 from __future__ import annotations
@@ -37,8 +38,24 @@ from jaxrl import data, rollout
 from jaxrl.checkpoint import Checkpointer
 
 
-def _card(kind: str, ds: data.Dataset, **fields: Any) -> dict[str, Any]:
-    returns = ds.episode_returns
+def _return_stats(returns: np.ndarray) -> dict[str, float] | None:
+    """Mean, std, min and max of ``returns`` (``None`` when there are none)."""
+    if returns.size == 0:
+        return None
+    return {
+        "mean": float(returns.mean()),
+        "std": float(returns.std()),
+        "min": float(returns.min()),
+        "max": float(returns.max()),
+    }
+
+
+def _card(kind: str, ds: data.Dataset, time_limit: int, **fields: Any) -> dict[str, Any]:
+    """The dataset card. Returns are over complete episodes only (ended by a termination or by
+    the time limit, see :meth:`jaxrl.data.Dataset.episode_complete`); the fragments cut off by
+    the end of collection (the last episode of each env stream) are counted separately."""
+    complete = ds.episode_complete(time_limit)
+    lengths = ds.episode_lengths
     return {
         "generator": "experiments/make_dataset.py",
         "command": " ".join(sys.argv),
@@ -47,13 +64,12 @@ def _card(kind: str, ds: data.Dataset, **fields: Any) -> dict[str, Any]:
         "kind": kind,
         "size": int(ds.size),
         "episodes": int(ds.num_episodes),
-        # over the dataset's episodes, including the cut-off last episode of each env stream
-        "episode_return": {
-            "mean": float(returns.mean()),
-            "std": float(returns.std()),
-            "min": float(returns.min()),
-            "max": float(returns.max()),
-        },
+        "time_limit": int(time_limit),
+        "complete_episodes": int(complete.sum()),
+        # over complete episodes only; null when there is none
+        "episode_return": _return_stats(ds.episode_returns[complete]),
+        # episodes cut off by the end of collection, not in episode_return
+        "fragments": {"count": int((~complete).sum()), "steps": int(lengths[~complete].sum())},
         **fields,
     }
 
@@ -65,9 +81,10 @@ def write(ds: data.Dataset, path: str, card: dict[str, Any]) -> str:
     with open(path + ".json", "w") as f:
         json.dump(card, f, indent=2)
     r = card["episode_return"]
+    ret = "no complete episode" if r is None else f"return {r['mean']:.1f} +- {r['std']:.1f}"
     print(
-        f"wrote {path}: {ds.size:,} steps, {ds.num_episodes} episodes, "
-        f"return {r['mean']:.1f} +- {r['std']:.1f}"
+        f"wrote {path}: {ds.size:,} steps, {card['complete_episodes']} complete episodes "
+        f"({ret}), {card['fragments']['count']} fragments"
     )
     return path
 
@@ -173,6 +190,7 @@ def make_pointmaze(args: PointMazeArgs) -> str:
     card = _card(
         args.kind,
         ds,
+        length,
         env=f"pointmaze-{args.maze}",
         policy="BFS waypoint oracle (envs.pointmaze.PointMaze.oracle_action)",
         noise=args.noise,
@@ -294,9 +312,10 @@ def make_locomotion(args: LocomotionArgs) -> list[str]:
         env, policy_of(result.state), jax.random.fold_in(key, 3), args.num_envs, args.steps
     )
     if "medium-replay" in args.kinds:
-        # PPO keeps no replay buffer: each snapshot up to the medium one re-collects as many steps
-        # as the training run took in that chunk, with its stochastic policy (the first chunk
-        # with the initial, untrained policy).
+        # PPO keeps no replay buffer: each snapshot up to the medium one (taken at the end of
+        # each training chunk) re-collects as many steps as the training run took in a chunk,
+        # with its stochastic policy. The initial, untrained policy (which collected the first
+        # chunk during training) is not among them: snapshot 0 is the policy after one chunk.
         parts = [
             _collect(
                 env,
@@ -316,6 +335,7 @@ def make_locomotion(args: LocomotionArgs) -> list[str]:
         card = _card(
             kind,
             sets[kind],
+            env.spec.max_episode_steps,
             **info,
             policy={
                 "random": "uniform random actions",

@@ -408,6 +408,47 @@ class Dataset(struct.PyTreeNode):
         rewards = np.asarray(self.rewards, dtype=np.float64)
         return np.bincount(episode_id, weights=rewards, minlength=int(ends.sum()))
 
+    def episode_complete(self, time_limit: int) -> np.ndarray:
+        """Host ``[num_episodes]`` bool array, in row order: which episodes ended on their own
+        (by a termination or by the environment's time limit) rather than being cut off by the
+        end of collection.
+
+        The flags alone cannot tell the two kinds of ``timeouts`` apart, so the time limit
+        decides: an episode is complete when its last row is a terminal, or when it is
+        ``time_limit`` rows long. A shorter episode that ends in a timeout is a fragment, cut by
+        the end of collection (such as the last episode of each environment stream in
+        :func:`from_transitions`). This assumes every episode starts at a reset and that the
+        time limit is the only source of truncation (true for data collected with
+        :func:`jaxrl.rollout.collect` from an env wrapped in ``TimeLimit``).
+
+        Use it as ``dataset.episode_returns[dataset.episode_complete(limit)]``.
+
+        Args:
+            time_limit: the environment's ``max_episode_steps``.
+
+        Raises:
+            ValueError: ``time_limit`` is not a positive int.
+            DatasetError: an episode is longer than ``time_limit`` (so it is not the right limit).
+        """
+        if (
+            not isinstance(time_limit, (int, np.integer))
+            or isinstance(time_limit, bool)
+            or time_limit < 1
+        ):
+            raise ValueError(
+                f"episode_complete: time_limit must be a positive int, got {time_limit!r}"
+            )
+        first, last, _ = _episode_bounds(np.asarray(self.terminals | self.timeouts))
+        lengths = last - first + 1
+        too_long = np.flatnonzero(lengths > time_limit)
+        if too_long.size:
+            raise DatasetError(
+                f"episode_complete: {too_long.size} episode(s) longer than time_limit "
+                f"{time_limit} (the first has {lengths[too_long[0]]} rows, starting at row "
+                f"{first[too_long[0]]}); pass the environment's actual time limit"
+            )
+        return np.asarray(self.terminals)[last] | (lengths == time_limit)
+
     def to_numpy(self) -> dict[str, Any]:
         """The stored fields as host arrays (``physics`` a dict; absent optional fields omitted)."""
         out: dict[str, Any] = {

@@ -56,10 +56,49 @@ def discounted_returns(
 ) -> jax.Array:
     """Monte-Carlo returns within the rollout, bootstrapped at truncations and at the rollout end.
 
-    Equals :func:`gae` with ``lam = 1`` (the values cancel).
+    The backward recursion, with ``done_t = terminated_t or truncated_t``::
+
+        G_t = r_t + gamma * X_t,   X_t = 0                 if terminated_t
+                                   X_t = next_values[t]    elif truncated_t
+                                   X_t = G_{t+1}           otherwise (t < T - 1)
+                                   X_t = next_values[T-1]  otherwise (t = T - 1, the rollout end)
+
+    So ``next_values`` is read only where the recursion stops without a true end: at truncations
+    and at the last step of the rollout; intermediate entries are ignored.
+
+    This is the ``returns`` output of :func:`gae` with ``lam = 1`` for any ``values`` that are
+    consistent with ``next_values`` inside episodes, i.e. ``values[t + 1] == next_values[t]``
+    wherever step ``t`` is not done (true of any real rollout: both are ``V(s_{t+1})``).
+    Proof: with ``lam = 1`` GAE's returns ``R_t = A_t + V_t`` satisfy
+    ``R_t = r_t + gamma (1 - term_t) V'_t + gamma (1 - done_t) (R_{t+1} - V_{t+1})``; at a
+    non-done step this is ``r_t + gamma R_{t+1} + gamma (V'_t - V_{t+1}) = r_t + gamma R_{t+1}``,
+    at a truncation ``r_t + gamma V'_t``, at a termination ``r_t``, and at ``t = T - 1`` (where
+    the scan's carry is 0) ``r_t + gamma (1 - term_t) V'_t``. Without that consistency GAE's
+    returns depend on ``values`` (they gain ``gamma (V'_t - V_{t+1})`` terms) and this function
+    does not.
+
+    Args:
+        rewards: ``r_t``, shape ``[T, ...]``.
+        next_values: ``V(s_{t+1})`` where ``s_{t+1}`` is the true successor (the final observation
+            when the episode ended at ``t``), same shape.
+        terminated: true end at ``t`` (no bootstrap).
+        truncated: time limit at ``t`` (bootstrap from ``next_values[t]``, recursion cut).
+        gamma: discount.
+
+    Returns:
+        ``G``, shape ``[T, ...]``.
     """
-    adv, ret = gae(
-        rewards, jnp.zeros_like(next_values), next_values, terminated, truncated, gamma, 1.0
+    terminated = terminated.astype(bool)
+    truncated = truncated.astype(bool)
+    zero = jnp.zeros_like(next_values[0])
+
+    def body(g_next, x):
+        r, nv, term, trunc = x
+        follow = jnp.where(term, zero, jnp.where(trunc, nv, g_next))
+        g = r + gamma * follow
+        return g, g
+
+    _, returns = jax.lax.scan(
+        body, next_values[-1], (rewards, next_values, terminated, truncated), reverse=True
     )
-    del adv
-    return ret
+    return returns

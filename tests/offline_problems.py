@@ -75,30 +75,31 @@ def pendulum_controller(obs: jax.Array, key: PRNGKey, noise: float) -> jax.Array
     return jnp.clip(u + noise * jax.random.normal(key, u.shape), -1.0, 1.0)[..., None]
 
 
-def pendulum_medium_replay(
-    noises: tuple[float, ...] = (3.0, 1.0, 0.6, 0.3), steps: int = 1600, seed: int = 0
+def pendulum_random_plus_good(
+    random_steps: int = 3200, good_steps: int = 3200, good_noise: float = 0.3, seed: int = 0
 ) -> tuple[data.Dataset, float, float]:
-    """A medium-replay-like pendulum dataset: a policy that improves over "training" (the
-    controller with decreasing noise), ``steps`` transitions per stage, collected with
-    ``experiments/make_dataset.py``'s collector. Returns it with the uniformly random policy's
-    and the noiseless controller's returns (for normalised scores)."""
+    """A pendulum dataset on which behaviour cloning is poor but the good actions are there:
+    ``random_steps`` transitions of the uniformly random policy (16 episodes of 200 steps by
+    default) and ``good_steps`` of the swing-up controller with ``good_noise`` (about -300),
+    collected with ``experiments/make_dataset.py``'s collector over 8 envs. Cloning averages the
+    two (the random actions have mean 0 whatever the state), so it halves the controller's
+    torque and fails to swing up; an agent whose Q-function tells the good actions from the
+    random ones can follow the controller. Returns it with the uniformly random policy's and the
+    noiseless controller's returns (for normalised scores)."""
     env = envs.make("pendulum")
     key = jax.random.key(seed)
-    parts = [
-        make_dataset._collect(
-            env,
-            lambda obs, k, n=n: pendulum_controller(obs, k, n),
-            jax.random.fold_in(key, i),
-            8,
-            steps,
-        )
-        for i, n in enumerate(noises)
-    ]
     space = env.spec.action_space
 
     def random_act(obs, k):
         return jax.vmap(space.sample)(jax.random.split(k, obs.shape[0]))
 
+    def good_act(obs, k):
+        return pendulum_controller(obs, k, good_noise)
+
+    parts = [
+        make_dataset._collect(env, random_act, jax.random.fold_in(key, 0), 8, random_steps),
+        make_dataset._collect(env, good_act, jax.random.fold_in(key, 1), 8, good_steps),
+    ]
     evaluate = jax.jit(lambda k, f: rollout.evaluate(env, f, k, 32), static_argnums=1)
     random_return = float(evaluate(jax.random.fold_in(key, 100), random_act)["eval_return"])
     expert_return = float(

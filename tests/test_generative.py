@@ -297,11 +297,19 @@ def _expressivity_stats(a: np.ndarray) -> dict[str, float]:
     }
 
 
-def _gaussian_mle_middle_mass() -> float:
-    data = np.asarray(_bimodal(jax.random.key(7), 100_000))[:, 0]
-    mu, sd = data.mean(), data.std()
-    cdf = lambda x: 0.5 * (1 + math.erf((x - mu) / (sd * math.sqrt(2))))
-    return cdf(0.3) - cdf(-0.3)
+def _bimodal_ok(st: dict[str, float]) -> bool:
+    """The samples sit in the two modes: > 90% within 0.2 of a mode, < 5% in |a| < 0.3."""
+    return st["near_modes"] > 0.9 and st["middle"] < 0.05
+
+
+def _transport_ok(st: dict[str, float], max_violations: float) -> bool:
+    """The samples, taken at sorted eps, are (nearly) a monotone map of eps: few and tiny
+    decreases, and negative eps lands in the left mode."""
+    return (
+        st["violations"] < max_violations
+        and st["max_drop"] < 0.01
+        and st["left_given_neg_eps"] > 0.9
+    )
 
 
 EPS = jnp.sort(jax.random.normal(jax.random.key(2), (4096, 1)), axis=0)
@@ -312,12 +320,9 @@ def test_flow_decoder_bimodal_expressivity():
     a = np.asarray(g.flow_sample(net.apply, params, jnp.zeros((4096, 1)), EPS))[:, 0]
     st = _expressivity_stats(a)
     print("flow", st)
-    assert st["near_modes"] > 0.9
-    assert st["middle"] < 0.05
-    assert _gaussian_mle_middle_mass() > 0.2  # ~0.33: the unimodal baseline fails the check
+    assert _bimodal_ok(st), st
     # 1-D flow ODE is a monotone transport; Euler with the learned field kept it monotone here
-    assert st["violations"] < 0.005 and st["max_drop"] < 0.01
-    assert st["left_given_neg_eps"] > 0.9
+    assert _transport_ok(st, max_violations=0.005), st
 
 
 def test_diffusion_decoder_bimodal_expressivity():
@@ -327,8 +332,43 @@ def test_diffusion_decoder_bimodal_expressivity():
     a = np.asarray(g.ddim_sample(net.apply, params, sch, jnp.zeros((4096, 1)), EPS))[:, 0]
     st = _expressivity_stats(a)
     print("ddim", st)
-    assert st["near_modes"] > 0.9
-    assert st["middle"] < 0.05
+    assert _bimodal_ok(st), st
     # DDIM with a learned eps-net is only approximately monotone: tiny folds inside a mode
-    assert st["violations"] < 0.05 and st["max_drop"] < 0.01
-    assert st["left_given_neg_eps"] > 0.9
+    assert _transport_ok(st, max_violations=0.05), st
+
+
+def test_expressivity_checks_reject_broken_decoders():
+    """The checks the trained decoders pass above are not vacuous: decoders that cannot or did
+    not learn the two modes fail the bimodal check, and samples with the right marginal that are
+    not a monotone map of eps fail the transport check."""
+    cond = jnp.zeros((4096, 1))
+    data = np.asarray(_bimodal(jax.random.key(7), 20_000))[:, 0]
+    sch = g.DiffusionSchedule.cosine(10)
+    net = g.ConditionalVelocityNet(output_dim=1)
+    untrained = g.init_net(net, jax.random.key(0), 1)
+
+    def mean_collapsed(f, p, c, a, k):
+        """A plausible bug: the targets averaged over the batch (wrong reduction axis)."""
+        return g.flow_matching_loss(f, p, c, jnp.broadcast_to(a.mean(0), a.shape), k)
+
+    _, broken = _fit(mean_collapsed, jax.random.key(0), steps=100)
+    flow = jax.jit(lambda p: g.flow_sample(net.apply, p, cond, EPS))  # one compile for both
+    unimodal = {
+        # the best Gaussian: maximum likelihood on the same data, as a monotone map of eps
+        "gaussian_mle": data.mean() + data.std() * np.asarray(EPS)[:, 0],
+        "flow_untrained": flow(untrained),
+        "ddim_untrained": g.ddim_sample(net.apply, untrained, sch, cond, EPS),
+        "flow_mean_collapsed_loss": flow(broken),
+    }
+    for name, a in unimodal.items():
+        st = _expressivity_stats(np.asarray(a).reshape(-1))
+        print(name, st)
+        assert not _bimodal_ok(st), (name, st)
+    assert _transport_ok(_expressivity_stats(unimodal["gaussian_mle"]), max_violations=0.005)
+
+    # true bimodal samples, but drawn independently of eps: the right marginal, no transport
+    shuffled = np.asarray(_bimodal(jax.random.key(8), 4096))[:, 0]
+    st = _expressivity_stats(shuffled)
+    print("shuffled", st)
+    assert _bimodal_ok(st), st
+    assert not _transport_ok(st, max_violations=0.05), st

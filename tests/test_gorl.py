@@ -180,12 +180,11 @@ BANDIT = gorl.Config(
 )
 
 
-@pytest.fixture(scope="module")
-def two_bump_actions():
+def two_bump_run(seed: int = 0):
     """Three GoRL stages (3 x 8192 steps) and Gaussian PPO with the same total budget, seed and
     PPO settings; stochastic actions of both final policies (4096 samples)."""
     env = TwoBumpBandit()
-    key = jax.random.key(0)
+    key = jax.random.key(seed)
     stage_steps = (8192, 8192, 8192)
     stages = gorl.run_stages(BANDIT, env, key, stage_steps, eval_every=4096)
     pcfg = ppo.Config(**{f.name: getattr(BANDIT, f.name) for f in dataclasses.fields(ppo.Config)})
@@ -194,6 +193,19 @@ def two_bump_actions():
     a_g = jax.jit(gorl.act, static_argnums=1)(BANDIT, env, stages[-1].state, obs, k_eval)
     a_p = jax.jit(ppo.act, static_argnums=1)(pcfg, env, p_res.state, obs, k_eval)
     return env, np.asarray(a_g)[:, 0], np.asarray(a_p)[:, 0], stages
+
+
+def two_bump_returns(seed: int = 0) -> tuple[float, float]:
+    """Stochastic returns (mean reward of the 4096 sampled actions) of GoRL and of PPO."""
+    env, a_g, a_p, _ = two_bump_run(seed)
+    r_g = float(np.mean(env.reward(jnp.asarray(a_g))))
+    r_p = float(np.mean(env.reward(jnp.asarray(a_p))))
+    return r_g, r_p
+
+
+@pytest.fixture(scope="module")
+def two_bump_actions():
+    return two_bump_run(0)
 
 
 def test_two_bump_bandit_gorl_beats_gaussian_ppo(two_bump_actions):

@@ -5,6 +5,7 @@ import os
 import sys
 
 import numpy as np
+import pytest
 
 from jaxrl import data
 
@@ -45,6 +46,34 @@ def test_pointmaze_navigate_and_stitch(tmp_path):
         np.testing.assert_array_equal(ds.physics["qpos"], ds.observations)
 
 
+def test_episode_complete_tells_fragments_from_finished_episodes():
+    """Hand-built dataset with time limit 3: an episode that terminates early, one truncated by
+    the time limit, one that both terminates and hits the limit, and fragments (timeouts before
+    the limit: cut by the end of collection) of length 2 and 1."""
+    term = [0, 1, 0, 0, 0, 0, 0, 0, 1, 0]
+    tout = [0, 0, 0, 0, 1, 0, 1, 0, 1, 1]
+    # episodes: rows 0-1 terminated, 2-4 time limit, 5-6 fragment, 7-8 both flags, 9 fragment
+    n = len(term)
+    ds = data.Dataset.create(
+        observations=np.zeros((n, 1)),
+        actions=np.zeros((n, 1)),
+        rewards=np.arange(n, dtype=np.float32),
+        terminals=np.array(term, bool),
+        timeouts=np.array(tout, bool),
+        next_observations=np.zeros((n, 1)),
+    )
+    complete = ds.episode_complete(3)
+    np.testing.assert_array_equal(complete, [True, True, False, True, False])
+    np.testing.assert_array_equal(ds.episode_returns[complete], [0 + 1, 2 + 3 + 4, 7 + 8])
+    np.testing.assert_array_equal(ds.episode_lengths[~complete], [2, 1])
+    # a larger limit turns the time-limit episode into a fragment too; terminations stay complete
+    np.testing.assert_array_equal(ds.episode_complete(4), [True, False, False, True, False])
+    with pytest.raises(data.DatasetError, match="longer than time_limit 2"):
+        ds.episode_complete(2)
+    with pytest.raises(ValueError, match="positive int"):
+        ds.episode_complete(0)
+
+
 def test_locomotion_d4rl_style_sets(tmp_path):
     paths = make_dataset.main(
         [
@@ -67,10 +96,34 @@ def test_locomotion_d4rl_style_sets(tmp_path):
         os.path.basename(p).split("-", 1)[1][:-4]: (data.load(p), data.load_card(p)) for p in paths
     }
     assert set(sets) == {"random", "medium", "medium-replay", "expert", "medium-expert"}
-    ret = {k: ds.episode_returns.mean() for k, (ds, _) in sets.items()}
+    limit = 200  # pendulum's time limit; it never terminates
+    # complete episodes only: the fragments cut by the end of collection (the last 4000 / 8 - 2 *
+    # 200 = 100 steps of each env stream) would pull every mean towards a 100-step return
+    ret = {}
+    for k, (ds, card) in sets.items():
+        complete = ds.episode_complete(limit)
+        ret[k] = ds.episode_returns[complete].mean()
+        lengths = ds.episode_lengths
+        assert card["time_limit"] == limit
+        assert card["complete_episodes"] == complete.sum() > 0
+        assert card["fragments"] == {
+            "count": int((~complete).sum()),
+            "steps": int(lengths[~complete].sum()),
+        }
+        assert (lengths[complete] == limit).all() and (lengths[~complete] < limit).all()
+        np.testing.assert_allclose(card["episode_return"]["mean"], ret[k], rtol=1e-6)
     card = sets["medium"][1]
     assert card["random_return"] < card["expert_return"]
     assert ret["random"] < ret["medium"] < ret["expert"], ret
+    # medium-replay re-collects equal shares with every PPO snapshot up to the medium one (the
+    # policies after 1, 2, ... training chunks, on the way from near-random to medium; the last
+    # share is the medium policy itself): its mean is a mix of theirs, so it lies between
+    # random's and medium's. PPO does not improve monotonically (an early snapshot can be a
+    # little worse than uniform random, or one before medium a little better than it), hence a
+    # margin of a tenth of the random-to-expert gap on both sides.
+    # (Seed 0 on CPU: random -1228, medium-replay -1086, medium -950, expert -196.)
+    margin = 0.1 * (ret["expert"] - ret["random"])
+    assert ret["random"] - margin < ret["medium-replay"] < ret["medium"] + margin, ret
     assert sets["medium-expert"][0].size == sets["medium"][0].size + sets["expert"][0].size
     assert sets["medium-replay"][0].size >= sets["medium"][0].size // 2
     for ds, c in sets.values():

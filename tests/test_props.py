@@ -4,6 +4,7 @@ fixed-target sampling error (discrete and continuous), learning, determinism and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import sys
 from pathlib import Path
@@ -305,36 +306,72 @@ def test_behaviour_kl_stays_within_target_plus_one_step():
 # --- learning --------------------------------------------------------------------------------
 
 
-def _curve_means(sampling: str, steps: int, seed: int) -> np.ndarray:
-    config = dataclasses.replace(PROPS_PRESETS["cartpole"], sampling=sampling, se_epochs=0)
+CARTPOLE_VARIANTS = {
+    "props": dict(sampling="props"),
+    "on_policy": dict(sampling="on_policy"),  # PPO-with-buffer: the same buffer, pi_theta samples
+    # deliberately broken variants (for tests/calibrate.py; each must fail a test below)
+    "no-behaviour-update": dict(sampling="props", props_learning_rate=0.0),
+    "no-target-update": dict(sampling="props", learning_rate=0.0),
+}
+CARTPOLE_SEEDS = 8
+CARTPOLE_STEPS = 24_000
+
+
+@functools.cache
+def cartpole_runs(variant: str, key: int = 0) -> dict[str, np.ndarray]:
+    """One-env CartPole (``PROPS_PRESETS["cartpole"]``: n = 256, m = 32, b = 2, the small-batch
+    regime where sampling error matters), 24k steps, ``CARTPOLE_SEEDS`` vmapped seeds, the same
+    keys for every variant. Per seed: the final and the curve-mean evaluation return (8
+    evaluations of 8 episodes) and the run's mean counts-KL sampling error of the buffer."""
+    config = dataclasses.replace(
+        PROPS_PRESETS["cartpole"], se_epochs=0, **CARTPOLE_VARIANTS[variant]
+    )
     result = jaxrl.train(
         props,
         config,
         envs.make("cartpole"),
-        jax.random.key(seed),
-        steps,
-        seeds=4,
-        eval_every=steps // 8,
+        jax.random.key(key),
+        CARTPOLE_STEPS,
+        seeds=CARTPOLE_SEEDS,
+        eval_every=CARTPOLE_STEPS // 8,
         num_eval_episodes=8,
         progress=False,
     )
-    ev = np.asarray(result.history["eval_return"])
-    return ev[~np.isnan(ev[:, 0])].mean(axis=1)  # [evaluations]: mean over the 4 seeds
+    ev = np.asarray(result.history["eval_return"], np.float64)
+    ev = ev[~np.isnan(ev[:, 0])]  # [evaluations, seeds]
+    counts = np.asarray(result.history["sampling_error_counts"], np.float64)
+    return {"final": ev[-1], "curve_mean": ev.mean(axis=0), "counts_kl": counts.mean(axis=0)}
 
 
-def test_props_learns_cartpole_at_least_as_fast_as_ppo_with_buffer():
-    """CartPole with one env (n = 256, m = 32, b = 2; the small-batch regime where sampling
-    error matters), 24k steps, 4 seeds, the same keys for both. A random policy scores about 22
-    and the maximum is 500. PROPS's mean return over the learning curve must be at least
-    PPO-with-buffer's minus 5% (at least as fast, within seed noise), above 350 (a target
-    update or behaviour policy that broke learning stays far below), and its last evaluation
-    above 450 (balancing)."""
-    steps = 24_000
-    ppo_buffer = _curve_means("on_policy", steps, seed=0)
-    with_props = _curve_means("props", steps, seed=0)
-    assert with_props.mean() >= 0.95 * ppo_buffer.mean(), (with_props, ppo_buffer)
-    assert with_props.mean() > 350, with_props
-    assert with_props[-1] > 450, with_props
+def test_props_sampling_error_is_below_on_policy_while_learning():
+    """PROPS's buffer is closer to the target policy than on-policy sampling's, on the same
+    seeds, while the target learns (the quantity PROPS exists to reduce).
+
+    Calibration (``python tests/calibrate.py props``; counts KL x 1e-4, mean over a run, per
+    seed; two disjoint sets of 8 seeds):
+    CALIBRATION_SE
+    Threshold: the 8-seed mean ratio must be below 0.75. Broken: with the behaviour update
+    off (``props_learning_rate = 0``, so pi_phi = pi_theta) the ratio is exactly 1."""
+    ratio = (
+        cartpole_runs("props")["counts_kl"].mean() / cartpole_runs("on_policy")["counts_kl"].mean()
+    )
+    assert ratio < 0.75, ratio
+
+
+def test_props_learns_cartpole():
+    """PROPS learns CartPole (random about 22, maximum 500) in 24k steps.
+
+    Calibration (``python tests/calibrate.py props``, per-seed final / curve-mean returns):
+    CALIBRATION_LEARN
+    Thresholds on the 8-seed means: final above 300 and curve mean above 250. Broken: with
+    the target update off (``learning_rate = 0``) both stay near the random policy.
+
+    Whether PROPS learns *faster* than PPO-with-buffer is not claimed here: on this setting the
+    two are within seed noise of each other (8 seeds: curve means 408 vs 409). The comparison
+    with a confidence interval is ``experiments/props.py``'s job."""
+    runs = cartpole_runs("props")
+    assert runs["final"].mean() > 300, runs["final"]
+    assert runs["curve_mean"].mean() > 250, runs["curve_mean"]
 
 
 # --- determinism and vmap --------------------------------------------------------------------

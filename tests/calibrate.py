@@ -1,0 +1,82 @@
+"""Calibrate the learning tests: per-seed figures of each test's own setup over many seeds.
+
+    python tests/calibrate.py offline --keys 0 1     # TD3+BC / PRDC vs BC (+ broken variants)
+    python tests/calibrate.py props --keys 0 1       # PROPS vs PPO-with-buffer on CartPole
+    python tests/calibrate.py ppo --keys 0 1         # PPO's learning tests
+    python tests/calibrate.py gorl --keys 0 1        # GoRL vs Gaussian PPO on the two-bump bandit
+
+Each key runs the test's own function (the same settings, imported from the test module) for a
+disjoint set of seeds and prints the per-seed figures with their mean, min and max: the numbers
+the tests' docstrings quote and their thresholds are set against. Not collected by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _show(label: str, values, seconds: float) -> None:
+    v = np.asarray(values, np.float64)
+    per = ", ".join(f"{x:.4g}" for x in v)
+    print(
+        f"  {label:<24} mean {v.mean():9.4g}  min {v.min():9.4g}  max {v.max():9.4g}  "
+        f"[{per}]  ({seconds:.0f} s)",
+        flush=True,
+    )
+
+
+def offline(key: int) -> None:
+    import test_offline_learning as t
+
+    for method in t.METHODS:
+        start = time.time()
+        _show(method, t.final_returns(method, key), time.time() - start)
+
+
+def props(key: int) -> None:
+    import test_props as t
+
+    for variant in t.CARTPOLE_VARIANTS:
+        start = time.time()
+        runs = t.cartpole_runs(variant, key)
+        seconds = time.time() - start
+        for name, values in runs.items():
+            _show(f"{variant}: {name}", values, seconds)
+
+
+def ppo(key: int) -> None:
+    import test_ppo as t
+
+    for name in t.LEARNING:
+        start = time.time()
+        _show(name, t.learning_run(name, key, seeds=8), time.time() - start)
+
+
+def gorl(key: int) -> None:
+    import test_gorl as t
+
+    for seed in range(8 * key, 8 * key + 8):
+        start = time.time()
+        r_g, r_p = t.two_bump_returns(seed)
+        print(f"  seed {seed}: GoRL {r_g:.3f}  PPO {r_p:.3f}  ({time.time() - start:.0f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suite", choices=["offline", "props", "ppo", "gorl"])
+    parser.add_argument("--keys", type=int, nargs="+", default=[0, 1])
+    args = parser.parse_args()
+    for key in args.keys:
+        print(f"{args.suite}, key {key}:", flush=True)
+        globals()[args.suite](key)
+
+
+if __name__ == "__main__":
+    main()
