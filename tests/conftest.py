@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 
-import jax
+# Several test processes (pytest-xdist workers) may share one accelerator: allocate on demand.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-from jaxrl import _xla_cpu
+import jax  # noqa: E402
+
+from jaxrl import _xla_cpu  # noqa: E402
 
 _xla_cpu.apply()  # also for test modules that compute before importing jaxrl (see the module)
 

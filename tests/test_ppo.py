@@ -88,20 +88,22 @@ def learning_run(name: str, key: int = 0, seeds: int = 1) -> np.ndarray:
 
 def test_ppo_learns_the_bandit_optimum():
     """One-step bandit, reward -||a - a*||^2: the policy mean must reach a* (random: about -0.7).
-    Calibration (``python tests/calibrate.py ppo``, 16 seeds): CAL_BANDIT."""
+    Calibration (``python tests/calibrate.py ppo`` and 16 more seeds of key 1; 24 seeds): every
+    seed within 4e-4 of the optimum (mean -7e-5); the threshold -0.01 is 25x further."""
     assert learning_run("bandit")[0] > -0.01
 
 
 def test_ppo_learns_pendulum_swing_up():
     """Pendulum, 400k steps (about 15 s on 2 cores). A random policy scores about -1200 and a
     policy that only learned to hang still about -800; the threshold -400 needs a swing-up.
-    Calibration (``python tests/calibrate.py ppo``, 16 seeds): CAL_PENDULUM."""
+    Calibration (``python tests/calibrate.py ppo`` and 16 more seeds of key 1; 24 seeds): mean
+    -178, min -299, max -124; the threshold is 100 below the worst seed."""
     assert learning_run("pendulum")[0] > -400
 
 
 def test_ppo_learns_cartpole_discrete():
     """CartPole, 400k steps, 4 vmapped seeds: random scores about 22 (max 500); the threshold,
-    350 for the mean over the 4 seeds, needs balance on every seed.
+    350 for the mean over the 4 seeds, needs at least three of them to balance.
 
     Calibration (``python tests/calibrate.py ppo`` and 16 more seeds of key 1): 21 of 24 seeds
     reach 500, the others 340, 384 and 394; per-seed mean 484. One seed against 400 (this test

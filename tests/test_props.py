@@ -347,11 +347,15 @@ def test_props_sampling_error_is_below_on_policy_while_learning():
     """PROPS's buffer is closer to the target policy than on-policy sampling's, on the same
     seeds, while the target learns (the quantity PROPS exists to reduce).
 
-    Calibration (``python tests/calibrate.py props``; counts KL x 1e-4, mean over a run, per
-    seed; two disjoint sets of 8 seeds):
-    CALIBRATION_SE
-    Threshold: the 8-seed mean ratio must be below 0.75. Broken: with the behaviour update
-    off (``props_learning_rate = 0``, so pi_phi = pi_theta) the ratio is exactly 1."""
+    Calibration (``python tests/calibrate.py props``; counts KL x 1e-4, the run's mean, per
+    seed; two disjoint sets of 8 seeds, mean [min, max]):
+
+    - key 0: PROPS 5.63 [3.91, 8.17], on-policy 10.9 [7.57, 13.3]: ratio of means 0.51;
+    - key 1: PROPS 5.27 [3.98, 7.08], on-policy 11.3 [8.06, 14.9]: ratio of means 0.47.
+
+    Threshold: the ratio of the 8-seed means must be below 0.75. Broken: with the behaviour
+    update off (``props_learning_rate = 0``, so pi_phi = pi_theta) the runs are bit-identical
+    to on-policy sampling and the ratio is exactly 1."""
     ratio = (
         cartpole_runs("props")["counts_kl"].mean() / cartpole_runs("on_policy")["counts_kl"].mean()
     )
@@ -361,17 +365,23 @@ def test_props_sampling_error_is_below_on_policy_while_learning():
 def test_props_learns_cartpole():
     """PROPS learns CartPole (random about 22, maximum 500) in 24k steps.
 
-    Calibration (``python tests/calibrate.py props``, per-seed final / curve-mean returns):
-    CALIBRATION_LEARN
-    Thresholds on the 8-seed means: final above 300 and curve mean above 250. Broken: with
-    the target update off (``learning_rate = 0``) both stay near the random policy.
+    Calibration (``python tests/calibrate.py props``; two disjoint sets of 8 seeds, mean [min,
+    max] of the per-seed final / curve-mean returns):
+
+    - key 0: final 431 [188, 500] (6 of 8 seeds at 500), curve mean 408 [178, 497];
+    - key 1: final 396 [176, 500] (4 of 8 at 500), curve mean 348 [161, 467].
+
+    Thresholds on the 8-seed means: final above 250 and curve mean above 200, about 3.5
+    standard errors of an 8-seed mean below the lower calibration set. Broken: with the target
+    update off (``learning_rate = 0``) key 1 gives final 133 and curve mean 116 (six seeds
+    stay near 10; two random initial networks happen to balance deterministically).
 
     Whether PROPS learns *faster* than PPO-with-buffer is not claimed here: on this setting the
-    two are within seed noise of each other (8 seeds: curve means 408 vs 409). The comparison
-    with a confidence interval is ``experiments/props.py``'s job."""
+    two are within seed noise of each other (curve means 408 vs 409 for key 0, 348 vs 383 for
+    key 1). The comparison with a confidence interval is ``experiments/props.py``'s job."""
     runs = cartpole_runs("props")
-    assert runs["final"].mean() > 300, runs["final"]
-    assert runs["curve_mean"].mean() > 250, runs["curve_mean"]
+    assert runs["final"].mean() > 250, runs["final"]
+    assert runs["curve_mean"].mean() > 200, runs["curve_mean"]
 
 
 # --- determinism and vmap --------------------------------------------------------------------
