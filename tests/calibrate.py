@@ -4,6 +4,7 @@
     python tests/calibrate.py props --keys 0 1       # PROPS vs PPO-with-buffer on CartPole
     python tests/calibrate.py ppo --keys 0 1         # PPO's learning tests
     python tests/calibrate.py gorl --keys 0 1        # GoRL vs Gaussian PPO on the two-bump bandit
+    python tests/calibrate.py gorl_broken --keys 0   # the same with decoders left untrained
 
 Each key runs the test's own function (the same settings, imported from the test module) for a
 disjoint set of seeds and prints the per-seed figures with their mean, min and max: the numbers
@@ -59,18 +60,23 @@ def ppo(key: int) -> None:
         _show(name, t.learning_run(name, key, seeds=8), time.time() - start)
 
 
-def gorl(key: int) -> None:
+def gorl(key: int, broken: bool = False) -> None:
     import test_gorl as t
 
     for seed in range(8 * key, 8 * key + 8):
         start = time.time()
-        r_g, r_p = t.two_bump_returns(seed)
-        print(f"  seed {seed}: GoRL {r_g:.3f}  PPO {r_p:.3f}  ({time.time() - start:.0f} s)")
+        r_g, r_p = t.two_bump_returns(seed, decoder_lr=0.0 if broken else None)
+        label = "GoRL, untrained decoders" if broken else "GoRL"
+        print(f"  seed {seed}: {label} {r_g:.3f}  PPO {r_p:.3f}  ({time.time() - start:.0f} s)")
+
+
+def gorl_broken(key: int) -> None:
+    gorl(key, broken=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=["offline", "props", "ppo", "gorl"])
+    parser.add_argument("suite", choices=["offline", "props", "ppo", "gorl", "gorl_broken"])
     parser.add_argument("--keys", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
     for key in args.keys:

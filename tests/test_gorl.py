@@ -180,13 +180,15 @@ BANDIT = gorl.Config(
 )
 
 
-def two_bump_run(seed: int = 0):
+def two_bump_run(seed: int = 0, decoder_lr: float | None = None):
     """Three GoRL stages (3 x 8192 steps) and Gaussian PPO with the same total budget, seed and
-    PPO settings; stochastic actions of both final policies (4096 samples)."""
+    PPO settings; stochastic actions of both final policies (4096 samples). ``decoder_lr = 0``
+    is the broken variant for the calibration: decoders that never leave their random init."""
     env = TwoBumpBandit()
     key = jax.random.key(seed)
     stage_steps = (8192, 8192, 8192)
-    stages = gorl.run_stages(BANDIT, env, key, stage_steps, eval_every=4096)
+    config = BANDIT if decoder_lr is None else dataclasses.replace(BANDIT, decoder_lr=decoder_lr)
+    stages = gorl.run_stages(config, env, key, stage_steps, eval_every=4096)
     pcfg = ppo.Config(**{f.name: getattr(BANDIT, f.name) for f in dataclasses.fields(ppo.Config)})
     p_res = jaxrl.train(ppo, pcfg, env, key, sum(stage_steps), progress=False, eval_every=0)
     k_eval, obs = jax.random.key(11), jnp.ones((4096, 1))
@@ -195,21 +197,28 @@ def two_bump_run(seed: int = 0):
     return env, np.asarray(a_g)[:, 0], np.asarray(a_p)[:, 0], stages
 
 
-def two_bump_returns(seed: int = 0) -> tuple[float, float]:
+def two_bump_returns(seed: int = 0, decoder_lr: float | None = None) -> tuple[float, float]:
     """Stochastic returns (mean reward of the 4096 sampled actions) of GoRL and of PPO."""
-    env, a_g, a_p, _ = two_bump_run(seed)
+    env, a_g, a_p, _ = two_bump_run(seed, decoder_lr)
     r_g = float(np.mean(env.reward(jnp.asarray(a_g))))
     r_p = float(np.mean(env.reward(jnp.asarray(a_p))))
     return r_g, r_p
 
 
-@pytest.fixture(scope="module")
-def two_bump_actions():
-    return two_bump_run(0)
+TWO_BUMP_SEEDS = (0, 1, 2, 3)
 
 
-def test_two_bump_bandit_gorl_beats_gaussian_ppo(two_bump_actions):
-    """Measured (this machine): stochastic return GoRL 0.751 vs Gaussian PPO 0.653.
+def test_two_bump_bandit_gorl_beats_gaussian_ppo():
+    """GoRL's stochastic return beats Gaussian PPO's, same budget and PPO settings, averaged
+    over seeds 0-3 (one run each; ``run_stages`` is a host loop over one seed).
+
+    Calibration (``python tests/calibrate.py gorl``; seeds 0-7, GoRL vs PPO): 0.751 / 0.666,
+    0.936 / 0.651, 0.813 / 0.646, 0.781 / 0.669, 0.751 / 0.561, 0.673 / 0.656, 0.861 / 0.651,
+    0.764 / 0.671: the difference is 0.145 on average (min 0.017, per-seed sd 0.08), so one
+    seed alone (this test before calibration) could fail on another machine; the mean of 4 has
+    a standard error of about 0.04 and the threshold 0 is 3.6 of them below. Broken
+    (``python tests/calibrate.py gorl_broken``: decoders left at their random init,
+    ``decoder_lr = 0``): 0.326 / 0.666 and 0.189 / 0.651 for seeds 0 and 1.
 
     The spec's check 4 also expects GoRL's final action histogram to be bimodal. We do not
     assert it, because the algorithm as specified does not produce it here: stage 0 is
@@ -223,14 +232,9 @@ def test_two_bump_bandit_gorl_beats_gaussian_ppo(two_bump_actions):
     The decoder *can* represent two modes
     (``test_fit_decoder_bimodal_data_gives_bimodal_decoder``); nothing in the loop rewards
     keeping both when both pay the same."""
-    env, a_g, a_p, stages = two_bump_actions
-    r_g = float(np.mean(env.reward(jnp.asarray(a_g))))
-    r_p = float(np.mean(env.reward(jnp.asarray(a_p))))
-    print(
-        f"stochastic return GoRL {r_g:.3f} vs PPO {r_p:.3f}; stage best evals "
-        f"{[round(s.best_eval_return, 3) for s in stages]}"
-    )
-    assert r_g > r_p
+    returns = np.array([two_bump_returns(seed) for seed in TWO_BUMP_SEEDS])  # [seeds, 2]
+    print(f"stochastic returns, GoRL and PPO per seed: {returns.round(3).tolist()}")
+    assert (returns[:, 0] - returns[:, 1]).mean() > 0.0, returns
 
 
 # --- (e) determinism and vmap ----------------------------------------------------------------
