@@ -188,6 +188,39 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
     leaves_equal(resumed.state, run(steps=4 * CHUNK).state)
 
 
+def test_history_is_written_once_and_restored_exactly(tmp_path):
+    """Checkpoint records refer to the rows of history.jsonl instead of copying them; a resume
+    after a damaged newest checkpoint truncates the file to the checkpoint it fell back to."""
+    whole = run(steps=4 * CHUNK, eval_every=2 * CHUNK)
+    run(steps=3 * CHUNK, eval_every=2 * CHUNK, checkpoint_dir=str(tmp_path))
+    ckpt = Checkpointer(tmp_path)
+    record = ckpt.read_record(3 * CHUNK)
+    ckpt.close()
+    assert "history" not in record and record["history_rows"] == 3
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 3
+    shutil.rmtree(tmp_path / str(3 * CHUNK) / "state")
+    resumed = run(steps=4 * CHUNK, eval_every=2 * CHUNK, checkpoint_dir=str(tmp_path), resume=True)
+    assert resumed.steps_this_call == 2 * CHUNK
+    assert sorted(resumed.history) == sorted(whole.history)
+    for name in whole.history:
+        np.testing.assert_array_equal(resumed.history[name], whole.history[name], err_msg=name)
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 4
+    # A fresh run in the same folder starts a new history.
+    run(steps=CHUNK, checkpoint_dir=str(tmp_path))
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1
+
+
+def test_init_state_continues_a_state_exactly():
+    """``init_state`` starts from a given state (copied, not donated): two halves, the second
+    started from the first's final state, equal the whole run."""
+    whole = run(steps=4 * CHUNK, eval_every=0)
+    half = run(steps=2 * CHUNK, eval_every=0)
+    second = run(steps=2 * CHUNK, eval_every=0, init_state=half.state)
+    again = run(steps=2 * CHUNK, eval_every=0, init_state=half.state)  # half.state still alive
+    leaves_equal(second.state, whole.state)
+    leaves_equal(again.state, whole.state)
+
+
 MULTI_DEVICE = """
 import os
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
