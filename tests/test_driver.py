@@ -17,6 +17,7 @@ from conftest import CountingPPO
 import envs
 import jaxrl
 from agents import ppo
+from jaxrl import staged
 from jaxrl import sweep as sweeps
 from jaxrl.checkpoint import Checkpointer, CheckpointError
 from jaxrl.driver import NonFiniteError
@@ -219,6 +220,58 @@ def test_init_state_continues_a_state_exactly():
     again = run(steps=2 * CHUNK, eval_every=0, init_state=half.state)  # half.state still alive
     leaves_equal(second.state, whole.state)
     leaves_equal(again.state, whole.state)
+
+
+class ListLogger:
+    def __init__(self):
+        self.steps = []
+
+    def log(self, step, row):
+        self.steps.append(step)
+
+    def close(self):
+        pass
+
+
+def test_staged_run_hands_the_best_state_on_and_resumes(tmp_path):
+    """Phase 1 starts from what the hand-off returns (here phase 0's best state itself); a
+    second call in the same folder retrains nothing and returns the same bits."""
+    calls, loggers = [], []
+
+    def handoff(end):
+        calls.append((end.index, end.next_phase.name))
+        return end.state, {"best_iteration": int(end.state.step)}
+
+    def new_loggers(phase):
+        loggers.append(ListLogger())
+        return [loggers[-1]]
+
+    def stage_run():
+        phases = [staged.Phase(ppo, SMALL, 2 * CHUNK, name=f"p{k}") for k in range(2)]
+        return staged.run(
+            phases,
+            ENV,
+            jax.random.key(1),
+            eval_every=CHUNK,
+            handoff=handoff,
+            run_dir=str(tmp_path),
+            num_eval_episodes=2,
+            loggers_fn=new_loggers,
+        )
+
+    first = stage_run()
+    assert calls == [(0, "p1")] and [log.steps for log in loggers] == [[128, 256], [128, 256]]
+    p0, p1 = first
+    assert p0.best_eval_return == np.nanmax(p0.history["eval_return"])
+    assert p0.info == {"best_iteration": p0.best_step // CHUNK} and p1.info is None
+    assert int(p1.state.step) == (p0.best_step + p1.best_step) // CHUNK  # continued from p0's
+    again = stage_run()
+    assert calls == [(0, "p1")] * 2 and [log.steps for log in loggers[2:]] == [[], []]
+    for a, b in zip(first, again, strict=True):
+        leaves_equal(a.state, b.state)
+        assert a.best_step == b.best_step and a.info == b.info
+        for name in a.history:
+            np.testing.assert_array_equal(a.history[name], b.history[name])
 
 
 MULTI_DEVICE = """
