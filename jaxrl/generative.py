@@ -416,6 +416,56 @@ class _Fit(NamedTuple):
     epoch: jax.Array
 
 
+def _early_stopping_epoch(
+    loss_fn: LossFn,
+    optimizer: optax.GradientTransformation,
+    train: tuple[jax.Array, jax.Array],
+    val: tuple[jax.Array, jax.Array, PRNGKey],
+    batch: int,
+    num_batches: int,
+    patience: int,
+) -> Callable[[_Fit, PRNGKey], tuple[_Fit, tuple[jax.Array, jax.Array]]]:
+    """``epoch(fit, key) -> (fit, (mean train loss, val loss))`` of
+    :func:`fit_with_early_stopping` on ``train = (cond, x)`` and ``val = (cond, x, key)``."""
+    (c_tr, x_tr), (c_val, x_val, k_val) = train, val
+    n_train = x_tr.shape[0]
+
+    def minibatch_step(carry, inputs):
+        p, o = carry
+        ids, k = inputs
+        loss, grads = jax.value_and_grad(loss_fn)(p, c_tr[ids], x_tr[ids], k)
+        updates, o = optimizer.update(grads, o, p)
+        return (optax.apply_updates(p, updates), o), loss
+
+    def epoch(fit: _Fit, k: PRNGKey) -> tuple[_Fit, tuple[jax.Array, jax.Array]]:
+        k_perm, k_steps = jax.random.split(k)
+        idx = jax.random.permutation(k_perm, n_train)[: num_batches * batch]
+        (new_p, new_o), losses = jax.lax.scan(
+            minibatch_step,
+            (fit.params, fit.opt_state),
+            (idx.reshape(num_batches, batch), jax.random.split(k_steps, num_batches)),
+        )
+        stopped = fit.since >= patience
+        params = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), fit.params, new_p)
+        opt_state = jax.tree.map(
+            lambda old, new: jnp.where(stopped, old, new), fit.opt_state, new_o
+        )
+        val = loss_fn(params, c_val, x_val, k_val)
+        better = (val < fit.best_val) & ~stopped
+        fit = _Fit(
+            params=params,
+            opt_state=opt_state,
+            best=jax.tree.map(lambda b, p: jnp.where(better, p, b), fit.best, params),
+            best_val=jnp.where(better, val, fit.best_val),
+            best_epoch=jnp.where(better, fit.epoch, fit.best_epoch),
+            since=jnp.where(better, 0, fit.since + 1),
+            epoch=fit.epoch + 1,
+        )
+        return fit, (jnp.mean(losses), val)
+
+    return epoch
+
+
 def fit_with_early_stopping(
     init_fn: Callable[[PRNGKey], Any],
     loss_fn: LossFn,
@@ -460,49 +510,18 @@ def fit_with_early_stopping(
     perm = jax.random.permutation(k_split, n)
     c_tr, x_tr = cond[perm[:n_train]], x[perm[:n_train]]
     c_val, x_val = cond[perm[n_train:]], x[perm[n_train:]]
-
-    def minibatch_step(carry, inputs):
-        p, o = carry
-        ids, k = inputs
-        loss, grads = jax.value_and_grad(loss_fn)(p, c_tr[ids], x_tr[ids], k)
-        updates, o = optimizer.update(grads, o, p)
-        return (optax.apply_updates(p, updates), o), loss
-
-    def epoch(fit: _Fit, k: PRNGKey) -> tuple[_Fit, tuple[jax.Array, jax.Array]]:
-        k_perm, k_steps = jax.random.split(k)
-        idx = jax.random.permutation(k_perm, n_train)[: num_batches * batch]
-        (new_p, new_o), losses = jax.lax.scan(
-            minibatch_step,
-            (fit.params, fit.opt_state),
-            (idx.reshape(num_batches, batch), jax.random.split(k_steps, num_batches)),
-        )
-        stopped = fit.since >= patience
-        params = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), fit.params, new_p)
-        opt_state = jax.tree.map(
-            lambda old, new: jnp.where(stopped, old, new), fit.opt_state, new_o
-        )
-        val = loss_fn(params, c_val, x_val, k_val)
-        better = (val < fit.best_val) & ~stopped
-        fit = _Fit(
-            params=params,
-            opt_state=opt_state,
-            best=jax.tree.map(lambda b, p: jnp.where(better, p, b), fit.best, params),
-            best_val=jnp.where(better, val, fit.best_val),
-            best_epoch=jnp.where(better, fit.epoch, fit.best_epoch),
-            since=jnp.where(better, 0, fit.since + 1),
-            epoch=fit.epoch + 1,
-        )
-        return fit, (jnp.mean(losses), val)
-
+    epoch = _early_stopping_epoch(
+        loss_fn, optimizer, (c_tr, x_tr), (c_val, x_val, k_val), batch, num_batches, patience
+    )
     params = init_fn(k_init)
     start = _Fit(
-        params,
-        optimizer.init(params),
-        params,
-        jnp.inf,
-        jnp.array(-1),
-        jnp.array(0),
-        jnp.array(0),
+        params=params,
+        opt_state=optimizer.init(params),
+        best=params,
+        best_val=jnp.inf,
+        best_epoch=jnp.array(-1),
+        since=jnp.array(0),
+        epoch=jnp.array(0),
     )
     fit, (train_losses, val_losses) = jax.lax.scan(epoch, start, jax.random.split(k_epochs, epochs))
     info = {
