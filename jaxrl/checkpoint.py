@@ -241,6 +241,9 @@ class History:
         """
         if "history" in record:  # written before histories moved out of the record
             rows = record["history"]
+            self.start()
+            for row in rows:  # later records count these rows
+                self._writer.log(row["step"], {k: v for k, v in row.items() if k != "step"})
         else:
             step, count = int(record["step"]), int(record["history_rows"])
             self._writer.rewind(step)

@@ -2,6 +2,7 @@
 incompatible/damaged checkpoints, multi-device."""
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -209,6 +210,25 @@ def test_history_is_written_once_and_restored_exactly(tmp_path):
     # A fresh run in the same folder starts a new history.
     run(steps=CHUNK, checkpoint_dir=str(tmp_path))
     assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1
+
+
+def test_resumes_checkpoints_that_hold_their_history(tmp_path):
+    """Checkpoints written before the history moved to history.jsonl carry it in the record; a
+    run resumed from one writes the file, so that its own checkpoints can be resumed again."""
+    whole = run(steps=4 * CHUNK, eval_every=0)
+    run(steps=2 * CHUNK, eval_every=0, checkpoint_dir=str(tmp_path))
+    rows = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    for step in (CHUNK, 2 * CHUNK):
+        path = tmp_path / str(step) / "record" / "metadata"
+        record = json.loads(path.read_text())
+        del record["history_rows"]
+        path.write_text(json.dumps({**record, "history": rows[: step // CHUNK]}))
+    (tmp_path / "history.jsonl").unlink()
+    run(steps=3 * CHUNK, eval_every=0, checkpoint_dir=str(tmp_path), resume=True)
+    resumed = run(steps=4 * CHUNK, eval_every=0, checkpoint_dir=str(tmp_path), resume=True)
+    assert resumed.steps_this_call == CHUNK
+    for name in whole.history:
+        np.testing.assert_array_equal(resumed.history[name], whole.history[name], err_msg=name)
 
 
 def test_init_state_continues_a_state_exactly():
