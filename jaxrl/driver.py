@@ -6,6 +6,11 @@ The agent's ``train_step`` is scanned over ``chunk_iterations`` iterations and c
 new run that differs only in dynamic config values does not recompile either). Python runs only
 between chunks. Metrics are reduced to one row per chunk *inside* the compiled function, so
 memory does not grow with run length.
+
+:func:`train` is its steps, in order: :func:`_setup` (check the agent and arguments, fix the
+batching), :func:`_initial_state`, :func:`_restore` (on resume), :func:`_plan_chunks`,
+:func:`_place` (devices), :func:`_compile`, and the host loop :func:`_train_chunks`. Any object
+that fits :class:`jaxrl.types.Agent` can be trained.
 """
 
 from __future__ import annotations
@@ -492,10 +497,10 @@ def _initial_state(run: _Run, init_state: Any) -> Any:
     (copied because the compiled chunk donates the state it is given)."""
     if init_state is not None:
         return jax.tree.map(jnp.copy, init_state)
-    agent, env, extra = run.agent, run.env, run.offline
+    agent, env, offline = run.agent, run.env, run.offline
 
     def init_one(c: Any, k: PRNGKey, d: Any) -> Any:
-        return agent.init(c, env, k, d) if extra else agent.init(c, env, k)
+        return agent.init(c, env, k, d) if offline else agent.init(c, env, k)
 
     init_fn, _ = _cached(
         ("init", agent, env, run.layout, run.offline, _signature(run.data)),
@@ -701,7 +706,7 @@ def train(
         if resume and outputs.checkpointer.steps():
             restored = _restore(run, outputs, like=state)
             state = restored.state
-        elif outputs.history:
+        elif outputs.history is not None:
             outputs.history.start()
         chunks = _plan_chunks(run, total_steps, chunk_steps, eval_every, checkpoint_every, restored)
         run, state, sharding = _place(run, state, devices)
