@@ -10,13 +10,14 @@ The policy factorises as ``pi(a|s) = int p_phi(a|s, z) pi_theta(z|s) dz``:
   steps from ``x_1 = z`` at t = 1 down to t = 0) or DDIM sampler (from ``x_T = z``); the env
   receives ``tanh(g_phi(s, z))`` mapped onto its action bounds.
 
-Training runs in **stages** (:func:`run_stages`): (1) a *fresh* encoder is trained with PPO through
-the current decoder (:func:`train_step`, driven by :func:`jaxrl.train`) and the best
+Training runs in **stages** (:func:`run_stages`, a :func:`jaxrl.staged.run` with
+:func:`stage_handoff` between stages): (1) a *fresh* encoder is trained with PPO through the
+current decoder (:func:`train_step`, driven by :func:`jaxrl.train`) and the best
 deterministically evaluated encoder of the stage is kept; (2) that encoder, sampling
 stochastically, and the current decoder collect ``(obs, pre-tanh action)`` pairs
 (:func:`collect_decoder_data`); (3) a *new* decoder is trained from scratch on them with a fixed
 N(0, I) prior (:func:`fit_decoder`); (4) :func:`start_stage` puts the new decoder and a fresh
-encoder together for the next stage.
+encoder together for the next stage. Steps (2) to (4) are pure, jittable functions.
 
 Stage 0 uses the **identity decoder**: a zero network, for which the flow sampler returns ``z``
 exactly, so stage 0 is PPO with ``env action = tanh(z)``. For the diffusion decoder the identity
@@ -39,17 +40,18 @@ Differences from the official code (each deliberate, see also :class:`Config`):
 - PPO minibatches are flat shuffled steps and GAE is computed once per iteration with the value
   net of the rollout (the official code, Brax-style, shuffles length-30 subsequences and recomputes
   GAE inside the loss with the current value net).
-- Early stopping of the decoder runs a fixed number of epochs (``decoder_epochs``) inside one
-  ``lax.scan``; after ``decoder_patience`` epochs without a better validation loss the parameters
-  are frozen, and the best-validation parameters are returned (same result as stopping).
+- Early stopping of the decoder (:func:`jaxrl.generative.fit_with_early_stopping`) runs a fixed
+  number of epochs (``decoder_epochs``) inside one ``lax.scan``; after ``decoder_patience``
+  epochs without a better validation loss the parameters are frozen, and the best-validation
+  parameters are returned (same result as stopping).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-import os
-import tempfile
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,7 +63,7 @@ from flax import struct
 
 from agents import ppo
 from jaxrl import generative as gen
-from jaxrl import rollout
+from jaxrl import rollout, staged
 from jaxrl.normalize import RunningStats
 from jaxrl.types import Box, Env, Metrics, PRNGKey
 
@@ -343,86 +345,33 @@ def fit_decoder(
 ) -> tuple[Any, RunningStats, dict[str, jax.Array]]:
     """Train a **new** decoder from scratch on ``(obs, pre-tanh actions)`` (jittable).
 
-    Observation statistics come from this data; a random ``decoder_val_fraction`` is held out.
-    ``decoder_epochs`` shuffled epochs of Adam(``decoder_lr``) minibatches of ``decoder_batch``
-    run in one ``lax.scan``; validation uses fixed (t, eps) draws so epochs are comparable; after
-    ``decoder_patience`` epochs without improvement the parameters freeze, and the
-    best-validation parameters among the epochs' ends are returned (never the random init).
+    The decoder's observation statistics come from this data. Training is
+    :func:`jaxrl.generative.fit_with_early_stopping` of :func:`decoder_loss` with a fixed N(0, I)
+    prior: ``decoder_epochs`` epochs of Adam(``decoder_lr``) minibatches of ``decoder_batch``,
+    ``decoder_val_fraction`` held out, frozen after ``decoder_patience`` epochs without a better
+    validation loss, the best-validation parameters returned (never the random init).
 
     Returns:
         ``(decoder_params, decoder_stats, info)``; info has ``train_loss`` and ``val_loss`` per
-        epoch, ``best_val_loss`` and ``best_epoch``.
+        epoch, ``best_val_loss``, ``best_epoch`` and ``initial_val_loss``.
     """
-    n = obs.shape[0]
-    n_val = max(1, int(round(n * config.decoder_val_fraction)))
-    n_train = n - n_val
-    if n_train < 1:
-        raise ValueError(f"fit_decoder needs at least 2 samples, got {n}")
-    batch = min(config.decoder_batch, n_train)
-    num_batches = n_train // batch
-    k_split, k_init, k_val, k_epochs = jax.random.split(key, 4)
-    obs = obs.reshape(n, -1)
+    obs = obs.reshape(obs.shape[0], -1)
     stats = RunningStats.create((obs.shape[-1],)).update(obs)
-    cond = stats.normalize(obs)
-    perm = jax.random.permutation(k_split, n)
-    c_tr, a_tr = cond[perm[:n_train]], actions[perm[:n_train]]
-    c_val, a_val = cond[perm[n_train:]], actions[perm[n_train:]]
     schedule = gen.DiffusionSchedule.cosine(config.decoder_steps)
     net = make_decoder(config, env)
-    params = gen.init_net(net, k_init, obs.shape[-1])
-    tx = optax.adam(config.decoder_lr)
-    opt_state = tx.init(params)
-
-    def loss_fn(p, c, a, k):
-        return decoder_loss(config, env, p, schedule, c, a, k)
-
-    def val_loss(p):
-        return loss_fn(p, c_val, a_val, k_val)
-
-    def epoch(carry, k):
-        params, opt_state, best, best_val, best_epoch, since, i = carry
-        k_perm, k_steps = jax.random.split(k)
-        idx = jax.random.permutation(k_perm, n_train)[: num_batches * batch]
-        idx = idx.reshape(num_batches, batch)
-
-        def mb_step(c, inputs):
-            p, o = c
-            ids, kk = inputs
-            loss, grads = jax.value_and_grad(loss_fn)(p, c_tr[ids], a_tr[ids], kk)
-            updates, o = tx.update(grads, o, p)
-            return (optax.apply_updates(p, updates), o), loss
-
-        (new_p, new_o), losses = jax.lax.scan(
-            mb_step, (params, opt_state), (idx, jax.random.split(k_steps, num_batches))
-        )
-        stopped = since >= config.decoder_patience
-        params = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), params, new_p)
-        opt_state = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), opt_state, new_o)
-        v = val_loss(params)
-        better = (v < best_val) & ~stopped
-        best = jax.tree.map(lambda b, p: jnp.where(better, p, b), best, params)
-        best_epoch = jnp.where(better, i, best_epoch)
-        since = jnp.where(better, 0, since + 1)
-        best_val = jnp.where(better, v, best_val)
-        return (params, opt_state, best, best_val, best_epoch, since, i + 1), (
-            jnp.mean(losses),
-            v,
-        )
-
-    init_val = val_loss(params)
-    carry = (params, opt_state, params, jnp.inf, jnp.array(-1), jnp.array(0), jnp.array(0))
-    carry, (train_losses, val_losses) = jax.lax.scan(
-        epoch, carry, jax.random.split(k_epochs, config.decoder_epochs)
+    params, info = gen.fit_with_early_stopping(
+        lambda k: gen.init_net(net, k, obs.shape[-1]),
+        lambda p, c, a, k: decoder_loss(config, env, p, schedule, c, a, k),
+        stats.normalize(obs),
+        actions,
+        key,
+        optimizer=optax.adam(config.decoder_lr),
+        batch_size=config.decoder_batch,
+        epochs=config.decoder_epochs,
+        patience=config.decoder_patience,
+        val_fraction=config.decoder_val_fraction,
     )
-    _, _, best, best_val, best_epoch, _, _ = carry
-    info = {
-        "train_loss": train_losses,
-        "val_loss": val_losses,
-        "best_val_loss": best_val,
-        "best_epoch": best_epoch,
-        "initial_val_loss": init_val,
-    }
-    return best, stats, info
+    return params, stats, info
 
 
 def start_stage(
@@ -444,33 +393,27 @@ def start_stage(
     )
 
 
-# --- host-level stage loop --------------------------------------------------------------------
+# --- the stage loop (jaxrl.staged) ------------------------------------------------------------
 
 
-class _StageAgent:
-    """GoRL as a :func:`jaxrl.train` agent whose ``init`` starts a later stage (fresh encoder from
-    the key, the given decoder)."""
-
-    NAME = NAME
-
-    def __init__(self, decoder: tuple[Any, RunningStats] | None, stage: int) -> None:
-        self.decoder = decoder
-        self.stage = stage
-        self.steps_per_iteration = steps_per_iteration
-        self.train_step = train_step
-        self.act = act
-
-    def init(self, config: Config, env: Env, key: PRNGKey) -> State:
-        state = init(config, env, key)
-        if self.decoder is None:
-            return state
-        params, stats = self.decoder
-        return state.replace(
-            decoder_params=params,
-            decoder_stats=stats,
-            schedule=gen.DiffusionSchedule.cosine(config.decoder_steps),
-            stage=jnp.asarray(self.stage, jnp.int32),
+def stage_handoff(env: Env, end: staged.PhaseEnd) -> tuple[State | None, dict[str, np.ndarray]]:
+    """GoRL's stage boundary as a :func:`jaxrl.staged.run` hand-off: the stage's best encoder
+    collects decoder data stochastically (:func:`collect_decoder_data`), a new decoder is fitted
+    (:func:`fit_decoder`) and the next stage starts with it and a fresh encoder
+    (:func:`start_stage`, keyed like the next stage's ``init``). Returns ``(next stage's state or
+    None after the last stage, the decoder fit's info)``."""
+    k_collect, k_fit = jax.random.split(end.key)
+    config = end.phase.config
+    obs, actions = jax.jit(collect_decoder_data, static_argnums=1)(
+        config, env, end.state, k_collect
+    )
+    params, stats, info = jax.jit(fit_decoder, static_argnums=1)(config, env, obs, actions, k_fit)
+    start = None
+    if end.next_phase is not None:
+        start = jax.jit(start_stage, static_argnums=1)(
+            end.next_phase.config, env, end.state, params, stats, end.next_key
         )
+    return start, jax.tree.map(np.asarray, info)
 
 
 @dataclasses.dataclass
@@ -501,92 +444,40 @@ def run_stages(
     progress: bool = False,
     fit_last_decoder: bool = False,
 ) -> list[StageResult]:
-    """The full GoRL loop on the host (one seed).
+    """The full GoRL loop (one seed): :func:`jaxrl.staged.run` of one phase per stage, this
+    module as the agent, :func:`stage_handoff` between stages.
 
-    For stage k: :func:`jaxrl.train` trains a fresh encoder through the current decoder for
-    ``stage_steps[k]`` env steps, evaluating deterministically every ``eval_every`` steps and
-    checkpointing each evaluated state (under ``run_dir/stage_k``, a temporary folder when
-    ``run_dir`` is None); the best-eval checkpoint is restored, collects decoder data
-    stochastically, and a new decoder is fitted for stage k + 1. The last stage's decoder is only
-    fitted with ``fit_last_decoder`` (the official code trains it but never uses it).
+    Stage k trains a fresh encoder through the current decoder for ``stage_steps[k]`` env steps
+    (key ``fold_in(key, k)``), evaluating deterministically every ``eval_every`` steps and
+    checkpointing each evaluated state under ``run_dir/stage_k`` (a temporary folder when
+    ``run_dir`` is None); its best-eval state collects the data of the next decoder (keys from
+    ``fold_in(key, 1000 + k)``). The last stage's decoder is only fitted with
+    ``fit_last_decoder`` (the official code trains it but never uses it). With ``run_dir`` a
+    stopped run resumes (see :mod:`jaxrl.staged`): the same bits on the same machine.
 
     Args:
         config: one config for all stages, or one per stage (e.g. the official clip 0.15 / 0.30,
             max_grad_norm 0.5 / 1.0, z_reg 5e-4 / 1e-3); static fields must agree.
         loggers_fn: optional ``stage -> list of loggers`` for :func:`jaxrl.train`.
-
-    The stage keys are ``fold_in(key, stage)``; collection and decoder fitting use further
-    folds, so the loop is deterministic. With ``run_dir`` a stopped run resumes: a finished
-    stage's training is restored from its checkpoints (no steps are retrained), an unfinished one
-    resumes mid-stage, and the decoders are refitted deterministically from the restored
-    best-eval states (the same bits on the same machine).
     """
-    import jaxrl
-    from jaxrl.checkpoint import Checkpointer
-
     configs = list(config) if isinstance(config, Sequence) else [config] * len(stage_steps)
     if len(configs) != len(stage_steps):
         raise ValueError(f"{len(configs)} configs for {len(stage_steps)} stages")
-    tmp = None
-    if run_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="gorl-")
-        run_dir = tmp.name
-    results: list[StageResult] = []
-    decoder = None
-    try:
-        for k, steps in enumerate(stage_steps):
-            cfg = configs[k]
-            k_train = jax.random.fold_in(key, k)
-            agent = _StageAgent(decoder, k)
-            ckpt_dir = os.path.abspath(os.path.join(run_dir, f"stage_{k}"))
-            n_evals = math.ceil(steps / eval_every) + 1
-            result = jaxrl.train(
-                agent,
-                cfg,
-                env,
-                k_train,
-                steps,
-                eval_every=eval_every,
-                num_eval_episodes=num_eval_episodes,
-                checkpoint_dir=ckpt_dir,
-                checkpoint_every=eval_every,
-                keep_checkpoints=n_evals + 1,
-                resume=True,
-                progress=progress,
-                description=f"gorl stage {k}",
-                loggers=loggers_fn(k) if loggers_fn else (),
-            )
-            evals = np.asarray(result.history["eval_return"], np.float64)
-            steps_hist = np.asarray(result.history["step"])
-            ok = ~np.isnan(evals)
-            best_i = int(np.flatnonzero(ok)[np.argmax(evals[ok])])
-            best_step = int(steps_hist[best_i])
-            checkpointer = Checkpointer(ckpt_dir, keep=n_evals + 1)
-            try:
-                best_state, _ = checkpointer.restore(like=result.state, step=best_step)
-            finally:
-                checkpointer.close()
-            info = None
-            if k + 1 < len(stage_steps) or fit_last_decoder:
-                k_collect, k_fit = jax.random.split(jax.random.fold_in(key, 1000 + k))
-                obs, actions = jax.jit(collect_decoder_data, static_argnums=1)(
-                    cfg, env, best_state, k_collect
-                )
-                params, stats, info = jax.jit(fit_decoder, static_argnums=1)(
-                    cfg, env, obs, actions, k_fit
-                )
-                decoder = (params, stats)
-                info = jax.tree.map(np.asarray, info)
-            results.append(
-                StageResult(
-                    history=result.history,
-                    best_step=best_step,
-                    best_eval_return=float(evals[best_i]),
-                    decoder_info=info,
-                    state=best_state,
-                )
-            )
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
-    return results
+    this = sys.modules[__name__]
+    phases = [
+        staged.Phase(this, c, steps, name=f"stage_{k}")
+        for k, (c, steps) in enumerate(zip(configs, stage_steps, strict=True))
+    ]
+    done = staged.run(
+        phases,
+        env,
+        key,
+        eval_every=eval_every,
+        handoff=functools.partial(stage_handoff, env),
+        handoff_after_last=fit_last_decoder,
+        run_dir=run_dir,
+        num_eval_episodes=num_eval_episodes,
+        loggers_fn=loggers_fn,
+        progress=progress,
+    )
+    return [StageResult(p.history, p.best_step, p.best_eval_return, p.info, p.state) for p in done]

@@ -40,8 +40,9 @@ from agents import gorl, ppo  # noqa: E402
 from agents.presets import gorl_preset  # noqa: E402
 
 
-def steps_per_second(agent, config, env, iterations: int) -> tuple[float, float]:
-    """(env steps/s, compile seconds) of ``iterations`` train steps in two chunks."""
+def steps_per_second(agent, config, env, iterations: int, **kw) -> tuple[float, float]:
+    """(env steps/s, compile seconds) of ``iterations`` train steps in two chunks; ``kw`` goes
+    to :func:`jaxrl.train` (e.g. ``init_state``)."""
     steps = iterations * agent.steps_per_iteration(config)
     result = jaxrl.train(
         agent,
@@ -52,6 +53,7 @@ def steps_per_second(agent, config, env, iterations: int) -> tuple[float, float]
         chunk_steps=steps // 2,
         eval_every=0,
         progress=False,
+        **kw,
     )
     return result.steps_per_second, result.compile_seconds
 
@@ -93,9 +95,10 @@ def main(argv: list[str] | None = None) -> dict:
     out["decoder_fit_s"] = time.perf_counter() - t0
     out["decoder_fit_pairs"] = n
 
-    stage1 = gorl._StageAgent((params, stats), 1)
+    k_stage = jax.random.key(0)
+    stage1 = gorl.start_stage(later, env, gorl.init(later, env, k_stage), params, stats, k_stage)
     out["gorl_stage1_sps"], out["gorl_stage1_compile_s"] = steps_per_second(
-        stage1, later, env, args.iterations
+        gorl, later, env, args.iterations, init_state=stage1
     )
     for name in ("gorl_stage0", "gorl_stage1"):
         out[f"{name}_over_ppo"] = out[f"{name}_sps"] / out["ppo_sps"]

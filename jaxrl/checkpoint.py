@@ -1,10 +1,14 @@
 """Full-state checkpoints with orbax's ``CheckpointManager``.
 
 A checkpoint holds the *whole* training state (parameters, optimiser state, normalisers, env
-states, RNG keys, counters) plus a JSON record of the run: agent, env, config, chunk layout,
-the metric history so far and a signature of every array (path, shape, dtype). Orbax writes each
+states, RNG keys, counters) plus a JSON record of the run: agent, env, config, chunk layout, how
+many metric rows it covers and a signature of every array (path, shape, dtype). Orbax writes each
 checkpoint to a temporary folder and renames it when complete, so an interrupted save never
 replaces a good checkpoint. Resuming checks the signature first and says exactly what differs.
+
+The metric history itself is not copied into every checkpoint: :class:`History` appends one row
+per chunk to ``history.jsonl`` in the checkpoint folder, and a record refers to its first
+``history_rows`` rows.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+
+from jaxrl.loggers import JsonlLogger, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +205,68 @@ class Checkpointer:
     def close(self) -> None:
         self._manager.wait_until_finished()
         self._manager.close()
+
+
+class History:
+    """The metric rows of a checkpointed run: ``<directory>/history.jsonl``, one JSON line per
+    chunk (``{"step": ..., **metrics}``, NaN written as null), appended as each chunk finishes.
+
+    A checkpoint record says how many rows it covers (``history_rows``), so a save costs the same
+    at any run length. Resuming from the checkpoint at ``step`` truncates the file to the rows up
+    to ``step`` (dropping rows of chunks trained after it, e.g. after a damaged newer checkpoint)
+    and reads them back exactly (floats round-trip through their shortest repr).
+    """
+
+    FILE = "history.jsonl"
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.path = os.path.join(os.path.abspath(os.fspath(directory)), self.FILE)
+        self._writer = JsonlLogger(self.path)
+
+    def start(self) -> None:
+        """Forget the rows of an earlier run in this folder (a run that does not resume)."""
+        self._writer.close()
+        if os.path.exists(self.path):
+            os.remove(self.path)
+
+    def append(self, step: int, row: dict[str, Any]) -> None:
+        """Add the row of the chunk that ended at env step ``step`` (before its checkpoint)."""
+        self._writer.log(step, row)
+
+    def restore(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows a checkpoint ``record`` covers, NaN restored; later rows leave the file.
+
+        Raises:
+            CheckpointError: the file lacks rows the checkpoint covers.
+        """
+        if "history" in record:  # written before histories moved out of the record
+            rows = record["history"]
+            self.start()
+            for row in rows:  # later records count these rows
+                self._writer.log(row["step"], {k: v for k, v in row.items() if k != "step"})
+        else:
+            step, count = int(record["step"]), int(record["history_rows"])
+            self._writer.rewind(step)
+            rows = read_jsonl(self.path) if os.path.exists(self.path) else []
+            if len(rows) != count or (count and rows[-1].get("step") != step):
+                end = f" ending at step {rows[-1].get('step')}" if rows else ""
+                raise CheckpointError(
+                    f"{self.path} does not match the checkpoint at step {step}: it needs "
+                    f"{count} rows ending at that step, the file has {len(rows)} rows{end}"
+                )
+        return [_none_to_nan(r) for r in rows]
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _none_to_nan(row: dict[str, Any]) -> dict[str, Any]:
+    def back(v: Any) -> Any:
+        if isinstance(v, list):
+            return [back(x) for x in v]
+        return float("nan") if v is None else v
+
+    return {k: back(v) for k, v in row.items()}
 
 
 def json_equal(a: Any, b: Any) -> bool:

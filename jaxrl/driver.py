@@ -6,6 +6,11 @@ The agent's ``train_step`` is scanned over ``chunk_iterations`` iterations and c
 new run that differs only in dynamic config values does not recompile either). Python runs only
 between chunks. Metrics are reduced to one row per chunk *inside* the compiled function, so
 memory does not grow with run length.
+
+:func:`train` is its steps, in order: :func:`_setup` (check the agent and arguments, fix the
+batching), :func:`_initial_state`, :func:`_restore` (on resume), :func:`_plan_chunks`,
+:func:`_place` (devices), :func:`_compile`, and the host loop :func:`_train_chunks`. Any object
+that fits :class:`jaxrl.types.Agent` can be trained.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 import jax
@@ -25,10 +29,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jaxrl import distributed, rollout
-from jaxrl.checkpoint import Checkpointer, config_record, json_equal
+from jaxrl.checkpoint import Checkpointer, History, config_record, json_equal
 from jaxrl.loggers import Logger
 from jaxrl.sweep import Sweep
-from jaxrl.types import Env, PRNGKey
+from jaxrl.types import Agent, Env, PRNGKey, agent_modes, agent_name
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +104,7 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
-def make_chunk_fn(agent: ModuleType, env: Env, chunk_iterations: int, offline: bool = False):
+def make_chunk_fn(agent: Agent, env: Env, chunk_iterations: int, offline: bool = False):
     """``chunk(config, state, data) -> (state, metrics, params_finite)``: ``chunk_iterations``
     train steps; sparse metrics (``episode_*``) are averaged ignoring NaN, the others plainly (so
     a NaN anywhere in the chunk shows). With ``offline``, ``data`` is passed on as
@@ -109,10 +113,10 @@ def make_chunk_fn(agent: ModuleType, env: Env, chunk_iterations: int, offline: b
     def chunk(
         config: Any, state: Any, data: Any = None
     ) -> tuple[Any, dict[str, jax.Array], jax.Array]:
+        extra = (data,) if offline else ()
+
         def body(s, _):
-            if offline:
-                return agent.train_step(config, env, s, data)
-            return agent.train_step(config, env, s)
+            return agent.train_step(config, env, s, *extra)
 
         state, metrics = jax.lax.scan(body, state, None, length=chunk_iterations)
         reduced = {
@@ -125,7 +129,7 @@ def make_chunk_fn(agent: ModuleType, env: Env, chunk_iterations: int, offline: b
     return chunk
 
 
-def make_eval_fn(agent: ModuleType, env: Env, num_episodes: int, deterministic: bool):
+def make_eval_fn(agent: Agent, env: Env, num_episodes: int, deterministic: bool):
     """``evaluate(config, state, key) -> metrics`` over ``num_episodes`` fresh episodes."""
 
     def evaluate(config: Any, state: Any, key: PRNGKey) -> dict[str, jax.Array]:
@@ -245,24 +249,6 @@ def _display(value: Any) -> float:
     return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
 
 
-def _nan_to_none(row: dict[str, Any]) -> dict[str, Any]:
-    def clean(v):
-        if isinstance(v, list):
-            return [clean(x) for x in v]
-        return None if isinstance(v, float) and not math.isfinite(v) else v
-
-    return {k: clean(v) for k, v in row.items()}
-
-
-def _none_to_nan(row: dict[str, Any]) -> dict[str, Any]:
-    def back(v):
-        if isinstance(v, list):
-            return [back(x) for x in v]
-        return float("nan") if v is None else v
-
-    return {k: back(v) for k, v in row.items()}
-
-
 def _stack(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     names = {name for row in rows for name in row}
     history = {}
@@ -308,11 +294,341 @@ def _check_nonfinite(
         )
 
 
+# --- what one train() call works with ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Run:
+    """What a :func:`train` call trains, fixed before any state exists."""
+
+    agent: Agent
+    env: Env
+    config: Any  # as given: one config or a Sweep
+    base: Any  # the canonical (stacked) config every compiled function takes
+    layout: _Layout
+    per_iter: int  # env steps (offline: gradient steps) per train_step
+    total_iters: int
+    data: Any  # the prepared dataset of an offline run, else None
+    key: PRNGKey
+
+    @property
+    def offline(self) -> bool:
+        return self.data is not None
+
+    @property
+    def sweep(self) -> Sweep | None:
+        return self.config if isinstance(self.config, Sweep) else None
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.sweep.labels if self.sweep else None
+
+    @property
+    def first(self) -> Any:
+        """The config of the only (or the first) setting."""
+        return self.sweep.setting(0) if self.sweep else self.config
+
+    def record(self) -> dict[str, Any]:
+        """Checkpoint record fields that a resuming run must match."""
+        return {
+            "agent": agent_name(self.agent),
+            "env": self.env.spec.name,
+            "static_config": _static_record(self.first),
+            "seeds": self.layout.seeds,
+            "sweep": list(self.sweep.settings) if self.sweep else None,
+        }
+
+    def init_keys(self) -> jax.Array:
+        """Training keys: seed ``i`` uses ``split(key, seeds)[i]``."""
+        return jax.random.split(self.key, self.layout.seeds) if self.layout.seeds else self.key
+
+    def eval_keys(self, chunk: int) -> jax.Array:
+        """Evaluation keys after ``chunk``, from a stream separate from training's."""
+        k = jax.random.fold_in(jax.random.fold_in(self.key, 0x5EED), chunk)
+        return jax.random.split(k, self.layout.seeds) if self.layout.seeds else k
+
+
+@dataclasses.dataclass(frozen=True)
+class _Chunks:
+    """How the run is cut into compiled chunks."""
+
+    iterations: int  # train steps per chunk
+    count: int  # chunks in the whole run
+    done: int  # chunks finished before this call (restored)
+    steps: int  # env steps per chunk
+    eval_every: int  # chunks between evaluations; 0: never
+    checkpoint_every: int  # chunks between checkpoints
+
+    def evaluates(self, chunk: int) -> bool:
+        last = chunk == self.count - 1
+        return self.eval_every > 0 and ((chunk + 1) % self.eval_every == 0 or last)
+
+    def checkpoints(self, chunk: int) -> bool:
+        return (chunk + 1) % self.checkpoint_every == 0 or chunk == self.count - 1
+
+
+@dataclasses.dataclass
+class _Restored:
+    state: Any
+    chunk_iterations: int
+    chunks_done: int
+    rows: list[dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sharding:
+    state: Any  # shardings of the state
+    replicated: Any  # sharding of the config, data and metrics
+
+
+class _Outputs:
+    """Where each chunk's row and state go: loggers, then the checkpoint folder (the row to its
+    :class:`~jaxrl.checkpoint.History`, the state to a checkpoint that refers to the rows)."""
+
+    def __init__(self, loggers: Sequence[Logger], directory: str | None, keep: int) -> None:
+        self.loggers = loggers
+        self.checkpointer = Checkpointer(directory, keep=keep) if directory else None
+        self.history = History(directory) if directory else None
+        steps = self.checkpointer.steps() if self.checkpointer else []
+        self.last_checkpoint: int | None = steps[-1] if steps else None
+
+    def write(self, run: _Run, chunks: _Chunks, chunk: int, row: dict[str, Any], state) -> None:
+        step = (chunk + 1) * chunks.steps
+        for logger in self.loggers:
+            logger.log(step, row)
+        if self.checkpointer is None:
+            return
+        self.history.append(step, row)
+        if chunks.checkpoints(chunk):
+            record = {
+                **run.record(),
+                "config": config_record(run.base),
+                "chunk_iterations": chunks.iterations,
+                "chunks_done": chunk + 1,
+                "history_rows": chunk + 1,
+            }
+            self.checkpointer.save(step, state, record)
+            self.last_checkpoint = step
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            logger.close()
+        if self.checkpointer:
+            self.history.close()
+            self.checkpointer.close()
+
+
+class _ProgressBar:
+    """tqdm over env steps, showing steps/s, the last episode return and the last evaluation."""
+
+    def __init__(self, run: _Run, chunks: _Chunks, show: bool, description: str | None) -> None:
+        self.bar = tqdm(
+            total=chunks.count * chunks.steps,
+            initial=chunks.done * chunks.steps,
+            unit="step",
+            unit_scale=True,
+            disable=not show,
+            desc=description or agent_name(run.agent),
+            dynamic_ncols=True,
+        )
+        self.chunk_steps = chunks.steps
+        self.runs = run.layout.num_runs
+        self.trained = 0
+        self.last_return = self.last_eval = float("nan")
+
+    def update(self, row: dict[str, Any], train_seconds: float) -> None:
+        self.trained += self.chunk_steps
+        ret = _display(row.get("episode_return", float("nan")))
+        self.last_return = ret if math.isfinite(ret) else self.last_return
+        if "eval_return" in row:
+            self.last_eval = _display(row["eval_return"])
+        self.bar.update(self.chunk_steps)
+        self.bar.set_postfix(
+            sps=f"{self.trained * self.runs / max(train_seconds, 1e-9):.3g}",
+            ret=f"{self.last_return:.4g}",
+            eval=f"{self.last_eval:.4g}",
+            refresh=False,
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+# --- the steps of train() ---------------------------------------------------------------------
+
+
+def _setup(agent: Agent, config, env, key, total_steps, seeds, resume, ckpt_dir, data) -> _Run:
+    """Step 1: check the agent and the arguments, prepare the dataset, fix the batching."""
+    modes = agent_modes(agent)
+    if data is not None and "offline" not in modes:
+        raise TypeError(f"agent {agent_name(agent)!r} trains online: its init takes no data")
+    if data is None and "online" not in modes:
+        raise TypeError(f"agent {agent_name(agent)!r} trains from data: pass data=<dataset>")
+    sweep = config if isinstance(config, Sweep) else None
+    if sweep:
+        sweep.validate()
+    elif hasattr(config, "validate"):
+        config.validate()
+    if total_steps <= 0:
+        raise ValueError(f"total_steps must be positive, got {total_steps}")
+    if seeds is not None and seeds < 1:
+        raise ValueError(f"seeds must be >= 1 or None, got {seeds}")
+    if resume and ckpt_dir is None:
+        raise ValueError("resume=True needs a checkpoint_dir")
+    first = sweep.setting(0) if sweep else config
+    per_iter = agent.steps_per_iteration(first)
+    if data is not None and hasattr(agent, "prepare_data"):
+        data = agent.prepare_data(first, env, data)
+    return _Run(
+        agent=agent,
+        env=env,
+        config=config,
+        base=canonical_config(sweep.config if sweep else config),
+        layout=_Layout(sweep=sweep.size if sweep else None, seeds=seeds),
+        per_iter=per_iter,
+        total_iters=math.ceil(total_steps / per_iter),
+        data=data,
+        key=key,
+    )
+
+
+def _initial_state(run: _Run, init_state: Any) -> Any:
+    """Step 2: ``agent.init`` for every run (jitted and cached), or a copy of ``init_state``
+    (copied because the compiled chunk donates the state it is given)."""
+    if init_state is not None:
+        return jax.tree.map(jnp.copy, init_state)
+    agent, env, offline = run.agent, run.env, run.offline
+
+    def init_one(c: Any, k: PRNGKey, d: Any) -> Any:
+        return agent.init(c, env, k, d) if offline else agent.init(c, env, k)
+
+    init_fn, _ = _cached(
+        ("init", agent, env, run.layout, run.offline, _signature(run.data)),
+        lambda: jax.jit(run.layout.init(init_one)),
+    )
+    return init_fn(run.base, run.init_keys(), run.data)
+
+
+def _restore(run: _Run, outputs: _Outputs, like: Any) -> _Restored:
+    """Step 3 (resume): the newest usable checkpoint's state, chunk layout and metric rows;
+    loggers rewind to its step so that later rows are not written twice."""
+    state, record = outputs.checkpointer.restore(like=like, expect=run.record())
+    if not json_equal(record.get("config"), config_record(run.base)):
+        log.warning("resuming with dynamic config values that differ from the checkpoint's")
+    rows = outputs.history.restore(record)
+    for logger in outputs.loggers:
+        if hasattr(logger, "rewind"):
+            logger.rewind(int(record["step"]))
+    return _Restored(state, int(record["chunk_iterations"]), int(record["chunks_done"]), rows=rows)
+
+
+def _plan_chunks(
+    run: _Run, total_steps, chunk_steps, eval_every, checkpoint_every, restored
+) -> _Chunks:
+    """Step 4: whole chunks of (nearly) the requested size covering the run; a resumed run keeps
+    its checkpoint's chunk size (and so its compiled chunk and its bits)."""
+    per_iter, total_iters = run.per_iter, run.total_iters
+    if restored:
+        iterations, done = restored.chunk_iterations, restored.chunks_done
+    else:
+        interval = chunk_steps or eval_every or max(per_iter, total_steps // 20)
+        count = max(1, round(total_iters / max(1, round(interval / per_iter))))
+        iterations, done = math.ceil(total_iters / count), 0
+    count = max(done, math.ceil(total_iters / iterations))
+    steps = iterations * per_iter
+
+    def every(env_steps: int | None, default: int) -> int:
+        return default if env_steps is None else max(1, round(env_steps / steps))
+
+    return _Chunks(
+        iterations=iterations,
+        count=count,
+        done=done,
+        steps=steps,
+        eval_every=0 if eval_every == 0 else every(eval_every, count),
+        checkpoint_every=every(checkpoint_every, 1),
+    )
+
+
+def _place(run: _Run, state: Any, devices) -> tuple[_Run, Any, _Sharding | None]:
+    """Step 5: spread independent runs over the devices, or a single run's environments (data
+    parallelism); config and data are replicated."""
+    if devices is None:
+        return run, state, None
+    devs = jax.devices()[:devices] if isinstance(devices, int) else list(devices)
+    if len(devs) < 2:
+        return run, state, None
+    mesh = distributed.make_mesh(devs)
+    if run.layout.num_runs > 1:
+        shardings = distributed.run_axis_shardings(
+            state, mesh, run.layout.sweep or run.layout.seeds
+        )
+    elif run.offline:
+        raise ValueError(
+            "devices: an offline agent with a single run has no environment axis to split; "
+            "use seeds or a sweep to spread runs over devices"
+        )
+    else:
+        shardings = distributed.env_axis_shardings(state, mesh, run.base.num_envs)
+    rep = distributed.replicated(mesh)
+    run = dataclasses.replace(
+        run, base=jax.device_put(run.base, rep), data=jax.device_put(run.data, rep)
+    )
+    return run, jax.device_put(state, shardings), _Sharding(shardings, rep)
+
+
+def _compile(run: _Run, chunks: _Chunks, state, sharding, num_eval_episodes, deterministic):
+    """Step 6: the chunk and (if the run evaluates) the evaluation, compiled ahead of time and
+    cached, so a run that differs only in dynamic values compiles nothing."""
+    agent, env, layout = run.agent, run.env, run.layout
+    shard_key = tuple(jax.tree.leaves(sharding.state)) if sharding else None
+    sig = (layout, _signature(run.base), _signature(state), shard_key)
+
+    def build_chunk():
+        fn = layout.chunk(make_chunk_fn(agent, env, chunks.iterations, run.offline))
+        rep = sharding.replicated if sharding else None
+        kw = {"out_shardings": (sharding.state, rep, rep)} if sharding else {}
+        return jax.jit(fn, donate_argnums=1, **kw).lower(run.base, state, run.data).compile()
+
+    def build_eval():
+        fn = layout.evaluate(make_eval_fn(agent, env, num_eval_episodes, deterministic))
+        return jax.jit(fn).lower(run.base, state, run.eval_keys(0)).compile()
+
+    key = ("chunk", agent, env, chunks.iterations, run.offline, _signature(run.data), *sig)
+    chunk, _ = _cached(key, build_chunk)
+    if not chunks.eval_every:
+        return chunk, None
+    evaluate, _ = _cached(("eval", agent, env, num_eval_episodes, deterministic, *sig), build_eval)
+    return chunk, evaluate
+
+
+def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, bar):
+    """Step 7, the host loop: each chunk runs compiled; between chunks Python checks for
+    NaN/Inf, evaluates, keeps the row, logs, checkpoints and updates the progress bar.
+    Returns ``(state, seconds spent in the compiled chunks)``."""
+    chunk_fn, eval_fn = compiled
+    seconds = 0.0
+    for chunk in range(chunks.done, chunks.count):
+        t0 = time.perf_counter()
+        state, metrics, finite = chunk_fn(run.base, state, run.data)
+        metrics, finite = jax.device_get((metrics, finite))
+        seconds += time.perf_counter() - t0
+        step = (chunk + 1) * chunks.steps
+        row = _to_row(metrics)
+        _check_nonfinite(row, finite, step, run.layout, run.labels, outputs.last_checkpoint)
+        if eval_fn is not None and chunks.evaluates(chunk):
+            row.update(_to_row(jax.device_get(eval_fn(run.base, state, run.eval_keys(chunk)))))
+        rows.append({"step": step, **row})
+        outputs.write(run, chunks, chunk, row, state)
+        bar.update(row, seconds)
+    return state, seconds
+
+
 # --- the driver ------------------------------------------------------------------------------
 
 
 def train(
-    agent: ModuleType,
+    agent: Agent,
     config: Any,
     env: Env,
     key: PRNGKey,
@@ -332,13 +648,13 @@ def train(
     resume: bool = False,
     devices: int | Sequence[jax.Device] | None = None,
     data: Any = None,
+    init_state: Any = None,
 ) -> TrainResult:
-    """Train ``agent`` (a module with ``init``, ``train_step``, ``act``, ``steps_per_iteration``)
-    on ``env`` for at least ``total_steps`` environment steps per run (for an offline agent,
-    trained on ``data``, steps are gradient steps).
+    """Train ``agent`` (see :class:`jaxrl.types.Agent`) on ``env`` for at least ``total_steps``
+    environment steps per run (for an offline agent, trained on ``data``, gradient steps).
 
     Args:
-        agent: the agent module, e.g. ``agents.ppo``.
+        agent: the agent, e.g. the module ``agents.ppo``.
         config: the agent's ``Config``, or a :class:`jaxrl.sweep.Sweep` of them (vmapped).
         env: an environment (``envs.make(...)``).
         key: PRNG key. With ``seeds=N`` the run for seed ``i`` uses ``jax.random.split(key, N)[i]``
@@ -355,237 +671,60 @@ def train(
         progress: show a tqdm progress bar.
         description: progress-bar label.
         checkpoint_dir: save the whole state here (orbax), every ``checkpoint_every`` env steps
-            (default: every chunk) and at the end.
+            (default: every chunk) and at the end; the metric rows go to its ``history.jsonl``.
         checkpoint_every: env steps between checkpoints (rounded to whole chunks).
         keep_checkpoints: how many recent checkpoints to keep.
-        resume: continue from the newest checkpoint in ``checkpoint_dir`` if there is one (the
-            result is bit-identical to an uninterrupted run on the same machine).
+        resume: continue from the newest usable checkpoint in ``checkpoint_dir`` if there is one
+            (state, chunk layout and history; bit-identical to an uninterrupted run on the same
+            machine). Without it, a run in ``checkpoint_dir`` starts a new history there.
         devices: ``None``: the default device. An int ``n`` or a list: spread over those devices
             (independent runs split across devices when there are seeds or sweep settings, else
             data parallelism over the environments; see :mod:`jaxrl.distributed`).
-        data: an offline dataset (e.g. a :class:`jaxrl.data.Dataset`) for an offline agent. It is
-            first given to ``agent.prepare_data(config, env, data)`` when the agent has one (e.g. to
-            build a neighbour index), then passed *unbatched* (shared by all seeds and settings,
-            an argument of the compiled chunk, never a baked-in constant) as
-            ``agent.init(config, env, key, data)`` and ``agent.train_step(config, env, state,
-            data)``. Without it, agents are called as ``init(config, env, key)`` and
-            ``train_step(config, env, state)``. Evaluation always uses ``agent.act`` on ``env``.
+        data: an offline dataset (e.g. a :class:`jaxrl.data.Dataset`) for an agent that trains
+            from data. It goes through ``agent.prepare_data(config, env, data)`` when the agent
+            has one, then is passed *unbatched* (shared by all seeds and settings, an argument of
+            the compiled chunk, never a baked-in constant) as ``agent.init(config, env, key,
+            data)`` and ``agent.train_step(config, env, state, data)``. Without it, agents are
+            called without data. Evaluation always uses ``agent.act`` on ``env``.
+        init_state: start from this state instead of ``agent.init`` (e.g. the hand-off between
+            the phases of :mod:`jaxrl.staged`); with seeds or a sweep it has their leading axes.
+            It is copied, not donated. On resume the checkpoint's state wins.
 
     Raises:
+        TypeError: ``agent`` does not fit :class:`jaxrl.types.Agent`, or ``data`` is given to an
+            agent that takes none (or missing for one that needs it).
         NonFiniteError: a loss, gradient norm or parameter became NaN/Inf (the message names the
             metric, the step and the seed); checkpoints written before stay as they were.
         jaxrl.checkpoint.CheckpointError: ``resume`` found an incompatible checkpoint.
     """
-    sweep = config if isinstance(config, Sweep) else None
-    base = sweep.config if sweep else config
-    if sweep:
-        sweep.validate()
-    elif hasattr(config, "validate"):
-        config.validate()
-    if total_steps <= 0:
-        raise ValueError(f"total_steps must be positive, got {total_steps}")
-    if seeds is not None and seeds < 1:
-        raise ValueError(f"seeds must be >= 1 or None, got {seeds}")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs a checkpoint_dir")
-    base = canonical_config(base)
-    layout = _Layout(sweep=sweep.size if sweep else None, seeds=seeds)
-    labels = sweep.labels if sweep else None
-    per_iter = agent.steps_per_iteration(sweep.setting(0) if sweep else config)
-    offline = data is not None
-    if offline and hasattr(agent, "prepare_data"):
-        data = agent.prepare_data(sweep.setting(0) if sweep else config, env, data)
-    total_iters = math.ceil(total_steps / per_iter)
-    name = getattr(agent, "NAME", getattr(agent, "__name__", "agent"))
-
-    # Keys: training from key (split per seed); evaluation from a separate stream.
-    init_key = jax.random.split(key, seeds) if seeds else key
-    eval_base_key = jax.random.fold_in(key, 0x5EED)
-
+    run = _setup(agent, config, env, key, total_steps, seeds, resume, checkpoint_dir, data)
     t0 = time.perf_counter()
-
-    def init_one(c: Any, k: PRNGKey, d: Any) -> Any:
-        return agent.init(c, env, k, d) if offline else agent.init(c, env, k)
-
-    init_fn, _ = _cached(
-        ("init", agent, env, layout, offline, _signature(data)),
-        lambda: jax.jit(layout.init(init_one)),
-    )
-    state = init_fn(base, init_key, data)
-
-    # Resume: the checkpoint fixes the chunk layout and brings the history so far.
-    checkpointer = Checkpointer(checkpoint_dir, keep=keep_checkpoints) if checkpoint_dir else None
-    rows: list[dict[str, Any]] = []
-    chunks_done = 0
-    chunk_iters = None
-    record_base = {
-        "agent": name,
-        "env": env.spec.name,
-        "static_config": _static_record(sweep.setting(0) if sweep else config),
-        "seeds": seeds,
-        "sweep": list(sweep.settings) if sweep else None,
-    }
-    if resume and checkpointer.steps():
-        state, record = checkpointer.restore(like=state, expect=record_base)
-        if not json_equal(record.get("config"), config_record(base)):
-            log.warning("resuming with dynamic config values that differ from the checkpoint's")
-        chunk_iters = int(record["chunk_iterations"])
-        chunks_done = int(record["chunks_done"])
-        rows = [_none_to_nan(r) for r in record["history"]]
-        for logger in loggers:
-            if hasattr(logger, "rewind"):
-                logger.rewind(int(record["step"]))
-
-    # Chunk layout: whole chunks of (nearly) the requested size covering total_iters.
-    if chunk_iters is None:
-        interval = chunk_steps or eval_every or max(per_iter, total_steps // 20)
-        num_chunks = max(1, round(total_iters / max(1, round(interval / per_iter))))
-        chunk_iters = math.ceil(total_iters / num_chunks)
-    num_chunks = max(chunks_done, math.ceil(total_iters / chunk_iters))
-    steps_per_chunk = chunk_iters * per_iter
-
-    def every(steps: int | None, default: int) -> int:
-        return default if steps is None else max(1, round(steps / steps_per_chunk))
-
-    eval_chunks = 0 if eval_every == 0 else every(eval_every, num_chunks)
-    ckpt_chunks = every(checkpoint_every, 1)
-
-    # Devices.
-    mesh = None
-    if devices is not None:
-        devs = jax.devices()[:devices] if isinstance(devices, int) else list(devices)
-        if len(devs) > 1:
-            mesh = distributed.make_mesh(devs)
-    shardings = None
-    if mesh is not None:
-        if layout.num_runs > 1:
-            shardings = distributed.run_axis_shardings(state, mesh, layout.sweep or layout.seeds)
-        elif offline:
-            raise ValueError(
-                "devices: an offline agent with a single run has no environment axis to split; "
-                "use seeds or a sweep to spread runs over devices"
-            )
-        else:
-            shardings = distributed.env_axis_shardings(state, mesh, base.num_envs)
-        state = jax.device_put(state, shardings)
-        base = jax.device_put(base, distributed.replicated(mesh))
-        data = jax.device_put(data, distributed.replicated(mesh))
-
-    def build_chunk():
-        fn = layout.chunk(make_chunk_fn(agent, env, chunk_iters, offline))
-        kwargs = {}
-        if shardings is not None:
-            rep = distributed.replicated(mesh)
-            kwargs["out_shardings"] = (shardings, rep, rep)
-        return jax.jit(fn, donate_argnums=1, **kwargs).lower(base, state, data).compile()
-
-    shard_key = tuple(jax.tree.leaves(shardings)) if shardings is not None else None
-    compiled_chunk, _ = _cached(
-        (
-            "chunk",
-            agent,
-            env,
-            chunk_iters,
-            layout,
-            offline,
-            _signature(base),
-            _signature(state),
-            _signature(data),
-            shard_key,
-        ),
-        build_chunk,
-    )
-    compiled_eval = None
-    if eval_chunks:
-
-        def eval_keys(chunk: int) -> jax.Array:
-            k = jax.random.fold_in(eval_base_key, chunk)
-            return jax.random.split(k, seeds) if seeds else k
-
-        compiled_eval, _ = _cached(
-            (
-                "eval",
-                agent,
-                env,
-                num_eval_episodes,
-                eval_deterministic,
-                layout,
-                _signature(base),
-                _signature(state),
-                shard_key,
-            ),
-            lambda: (
-                jax.jit(
-                    layout.evaluate(make_eval_fn(agent, env, num_eval_episodes, eval_deterministic))
-                )
-                .lower(base, state, eval_keys(0))
-                .compile()
-            ),
-        )
-    compile_seconds = time.perf_counter() - t0
-
-    bar = tqdm(
-        total=num_chunks * steps_per_chunk,
-        initial=chunks_done * steps_per_chunk,
-        unit="step",
-        unit_scale=True,
-        disable=not progress,
-        desc=description or name,
-        dynamic_ncols=True,
-    )
-    last_return = last_eval = float("nan")
-    last_ckpt = checkpointer.steps()[-1] if checkpointer and checkpointer.steps() else None
-    train_seconds = 0.0
+    state = _initial_state(run, init_state)
+    outputs = _Outputs(loggers, checkpoint_dir, keep_checkpoints)
+    bar, restored = None, None
     try:
-        for chunk in range(chunks_done, num_chunks):
-            t_chunk = time.perf_counter()
-            state, metrics, finite = compiled_chunk(base, state, data)
-            metrics, finite = jax.device_get((metrics, finite))
-            train_seconds += time.perf_counter() - t_chunk
-            step = (chunk + 1) * steps_per_chunk
-            row = _to_row(metrics)
-            _check_nonfinite(row, finite, step, layout, labels, last_ckpt)
-            is_last = chunk == num_chunks - 1
-            if compiled_eval is not None and ((chunk + 1) % eval_chunks == 0 or is_last):
-                row.update(_to_row(jax.device_get(compiled_eval(base, state, eval_keys(chunk)))))
-                last_eval = _display(row["eval_return"])
-            rows.append({"step": step, **row})
-            for logger in loggers:
-                logger.log(step, row)
-            if checkpointer and ((chunk + 1) % ckpt_chunks == 0 or is_last):
-                checkpointer.save(
-                    step,
-                    state,
-                    {
-                        **record_base,
-                        "config": config_record(base),
-                        "chunk_iterations": chunk_iters,
-                        "chunks_done": chunk + 1,
-                        "history": [_nan_to_none(r) for r in rows],
-                    },
-                )
-                last_ckpt = step
-            ret = _display(row.get("episode_return", float("nan")))
-            last_return = ret if math.isfinite(ret) else last_return
-            bar.update(steps_per_chunk)
-            bar.set_postfix(
-                sps=f"{steps_per_chunk * (chunk + 1 - chunks_done) * layout.num_runs / max(train_seconds, 1e-9):.3g}",  # noqa: E501
-                ret=f"{last_return:.4g}",
-                eval=f"{last_eval:.4g}",
-                refresh=False,
-            )
+        if resume and outputs.checkpointer.steps():
+            restored = _restore(run, outputs, like=state)
+            state = restored.state
+        elif outputs.history is not None:
+            outputs.history.start()
+        chunks = _plan_chunks(run, total_steps, chunk_steps, eval_every, checkpoint_every, restored)
+        run, state, sharding = _place(run, state, devices)
+        compiled = _compile(run, chunks, state, sharding, num_eval_episodes, eval_deterministic)
+        compile_seconds = time.perf_counter() - t0
+        bar = _ProgressBar(run, chunks, progress, description)
+        rows = restored.rows if restored else []
+        state, seconds = _train_chunks(run, chunks, compiled, state, rows, outputs, bar)
     finally:
-        bar.close()
-        for logger in loggers:
-            logger.close()
-        if checkpointer:
-            checkpointer.close()
+        if bar:
+            bar.close()
+        outputs.close()
     return TrainResult(
         state=state,
         history=_stack(rows),
-        total_steps=num_chunks * steps_per_chunk,
-        train_seconds=train_seconds,
+        total_steps=chunks.count * chunks.steps,
+        train_seconds=seconds,
         compile_seconds=compile_seconds,
-        num_runs=layout.num_runs,
-        steps_this_call=(num_chunks - chunks_done) * steps_per_chunk,
+        num_runs=run.layout.num_runs,
+        steps_this_call=(chunks.count - chunks.done) * chunks.steps,
     )

@@ -3,6 +3,8 @@
 Shared by GoRL (decoder g_phi(s, eps)), DQC (flow-BC actor), BREEZE (diffusion actor) and TD-JEPA
 (flow-BC vector field). Everything here is a pure function of arrays and params, jittable and
 vmappable; the only module is :class:`ConditionalVelocityNet`, used through ``init``/``apply``.
+:func:`fit_with_early_stopping` trains a fresh model on a fixed set of pairs (GoRL's decoder
+between stages).
 
 **Network convention.** Every loss and sampler takes ``apply_fn(params, cond, x, t) -> out`` with
 ``cond: (*batch, cond_dim)``, ``x: (*batch, dim)`` and ``t: (*batch,)`` (a float per row: flow
@@ -34,11 +36,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import optax
 from flax import struct
 
 from jaxrl.networks import activation_fn
@@ -157,7 +160,11 @@ def flow_matching_loss_at(
     target = eps - a
     v = apply_fn(params, cond[..., None, :], x_t, t)
     loss = jnp.mean((v - target) ** 2)
-    info = {"loss": loss, "prediction_sq": jnp.mean(v**2), "target_sq": jnp.mean(target**2)}
+    info = {
+        "loss": loss,
+        "prediction_sq": jnp.mean(v**2),
+        "target_sq": jnp.mean(target**2),
+    }
     return loss, info
 
 
@@ -250,7 +257,12 @@ class DiffusionSchedule(struct.PyTreeNode):
         z / sqrt(alpha_bar[T-1]) (T = 10: alpha_bar[9] = 0.9039, a factor 1.0518)."""
         betas = jnp.linspace(beta_start, beta_end, num_steps, dtype=jnp.float32)
         alphas = 1.0 - betas
-        return cls(betas=betas, alphas=alphas, alpha_bars=jnp.cumprod(alphas), num_steps=num_steps)
+        return cls(
+            betas=betas,
+            alphas=alphas,
+            alpha_bars=jnp.cumprod(alphas),
+            num_steps=num_steps,
+        )
 
     @classmethod
     def cosine(cls, num_steps: int = 10, s: float = 0.008) -> DiffusionSchedule:
@@ -383,3 +395,140 @@ def ddim_sample_noise(
 ) -> jax.Array:
     """:func:`ddim_sample` from fresh noise ``start = normal(key, shape)``."""
     return ddim_sample(apply_fn, params, schedule, cond, jax.random.normal(key, tuple(shape)))
+
+
+# --- fitting a fresh model with early stopping ------------------------------------------------
+
+LossFn = Callable[[Any, jax.Array, jax.Array, PRNGKey], jax.Array]
+"""``loss_fn(params, cond, x, key) -> scalar`` on a batch of pairs (e.g. :func:`ddpm_loss` or
+:func:`flow_matching_loss` of a net, without the info)."""
+
+
+class _Fit(NamedTuple):
+    """The carry of :func:`fit_with_early_stopping`'s epoch loop."""
+
+    params: Any
+    opt_state: Any
+    best: Any  # parameters with the best validation loss so far
+    best_val: jax.Array
+    best_epoch: jax.Array  # -1 until an epoch improves on inf
+    since: jax.Array  # epochs since the last improvement
+    epoch: jax.Array
+
+
+def _early_stopping_epoch(
+    loss_fn: LossFn,
+    optimizer: optax.GradientTransformation,
+    train: tuple[jax.Array, jax.Array],
+    val: tuple[jax.Array, jax.Array, PRNGKey],
+    batch: int,
+    num_batches: int,
+    patience: int,
+) -> Callable[[_Fit, PRNGKey], tuple[_Fit, tuple[jax.Array, jax.Array]]]:
+    """``epoch(fit, key) -> (fit, (mean train loss, val loss))`` of
+    :func:`fit_with_early_stopping` on ``train = (cond, x)`` and ``val = (cond, x, key)``."""
+    (c_tr, x_tr), (c_val, x_val, k_val) = train, val
+    n_train = x_tr.shape[0]
+
+    def minibatch_step(carry, inputs):
+        p, o = carry
+        ids, k = inputs
+        loss, grads = jax.value_and_grad(loss_fn)(p, c_tr[ids], x_tr[ids], k)
+        updates, o = optimizer.update(grads, o, p)
+        return (optax.apply_updates(p, updates), o), loss
+
+    def epoch(fit: _Fit, k: PRNGKey) -> tuple[_Fit, tuple[jax.Array, jax.Array]]:
+        k_perm, k_steps = jax.random.split(k)
+        idx = jax.random.permutation(k_perm, n_train)[: num_batches * batch]
+        (new_p, new_o), losses = jax.lax.scan(
+            minibatch_step,
+            (fit.params, fit.opt_state),
+            (idx.reshape(num_batches, batch), jax.random.split(k_steps, num_batches)),
+        )
+        stopped = fit.since >= patience
+        params = jax.tree.map(lambda old, new: jnp.where(stopped, old, new), fit.params, new_p)
+        opt_state = jax.tree.map(
+            lambda old, new: jnp.where(stopped, old, new), fit.opt_state, new_o
+        )
+        val = loss_fn(params, c_val, x_val, k_val)
+        better = (val < fit.best_val) & ~stopped
+        fit = _Fit(
+            params=params,
+            opt_state=opt_state,
+            best=jax.tree.map(lambda b, p: jnp.where(better, p, b), fit.best, params),
+            best_val=jnp.where(better, val, fit.best_val),
+            best_epoch=jnp.where(better, fit.epoch, fit.best_epoch),
+            since=jnp.where(better, 0, fit.since + 1),
+            epoch=fit.epoch + 1,
+        )
+        return fit, (jnp.mean(losses), val)
+
+    return epoch
+
+
+def fit_with_early_stopping(
+    init_fn: Callable[[PRNGKey], Any],
+    loss_fn: LossFn,
+    cond: jax.Array,
+    x: jax.Array,
+    key: PRNGKey,
+    *,
+    optimizer: optax.GradientTransformation,
+    batch_size: int,
+    epochs: int,
+    patience: int,
+    val_fraction: float,
+) -> tuple[Any, dict[str, jax.Array]]:
+    """Train a **new** model on the pairs ``(cond[i], x[i])``, with a held-out validation set and
+    early stopping, in one ``lax.scan`` (jittable; sizes and counts are static).
+
+    A random ``val_fraction`` of the pairs (at least one) is held out. Each of ``epochs`` epochs
+    takes ``optimizer`` steps on shuffled minibatches of ``batch_size`` (capped at the training
+    set's size; a last partial batch is left out), then computes the validation loss with one
+    fixed key, so epochs are comparable. After ``patience`` epochs without a better validation
+    loss the parameters freeze (the remaining epochs change nothing: the same result as stopping).
+    The parameters with the best validation loss among the epochs' ends are returned, never the
+    initial ones.
+
+    Args:
+        init_fn: ``key -> params`` of the fresh model.
+        loss_fn: see :data:`LossFn`.
+        cond: ``(N, cond_dim)`` conditions; x: ``(N, dim)`` targets.
+        key: split into the validation split, the init, the validation draws and the epochs.
+
+    Returns:
+        ``(best_params, info)``; info has ``train_loss`` and ``val_loss`` per epoch,
+        ``best_val_loss``, ``best_epoch`` and ``initial_val_loss``.
+    """
+    n = x.shape[0]
+    n_train = n - max(1, int(round(n * val_fraction)))
+    if n_train < 1:
+        raise ValueError(f"fit_with_early_stopping needs at least 2 samples, got {n}")
+    batch = min(batch_size, n_train)
+    num_batches = n_train // batch
+    k_split, k_init, k_val, k_epochs = jax.random.split(key, 4)
+    perm = jax.random.permutation(k_split, n)
+    c_tr, x_tr = cond[perm[:n_train]], x[perm[:n_train]]
+    c_val, x_val = cond[perm[n_train:]], x[perm[n_train:]]
+    epoch = _early_stopping_epoch(
+        loss_fn, optimizer, (c_tr, x_tr), (c_val, x_val, k_val), batch, num_batches, patience
+    )
+    params = init_fn(k_init)
+    start = _Fit(
+        params=params,
+        opt_state=optimizer.init(params),
+        best=params,
+        best_val=jnp.inf,
+        best_epoch=jnp.array(-1),
+        since=jnp.array(0),
+        epoch=jnp.array(0),
+    )
+    fit, (train_losses, val_losses) = jax.lax.scan(epoch, start, jax.random.split(k_epochs, epochs))
+    info = {
+        "train_loss": train_losses,
+        "val_loss": val_losses,
+        "best_val_loss": fit.best_val,
+        "best_epoch": fit.best_epoch,
+        "initial_val_loss": loss_fn(params, c_val, x_val, k_val),
+    }
+    return fit.best, info

@@ -1,8 +1,11 @@
-"""Core types shared by every environment and agent: spaces, the env protocol, time steps."""
+"""Core types shared by every environment and agent: spaces, the env and agent protocols, time
+steps."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import jax
@@ -143,3 +146,127 @@ class Transition(struct.PyTreeNode):
     truncated: jax.Array
     next_obs: jax.Array
     extras: dict[str, jax.Array] = struct.field(default_factory=dict)
+
+
+# --- agents -----------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """What :func:`jaxrl.train` needs from an agent: four pure functions of pytrees (usually the
+    module ``agents/<algo>.py`` itself; any object with these attributes will do).
+
+    One signature serves online and offline agents; the dataset is an optional last argument::
+
+        init(config, env, key, data=None) -> state
+        train_step(config, env, state, data=None) -> (state, metrics)
+        act(config, env, state, obs, key, deterministic=False) -> env actions for a batch of obs
+        steps_per_iteration(config) -> int     # env steps per train_step (offline: gradient steps)
+        prepare_data(config, env, dataset) -> data     # optional, offline only
+
+    - ``config`` is the agent's ``Config`` (dynamic fields may be traced, even vmapped);
+      ``env`` a hashable :class:`Env`; ``state`` a pytree holding everything training changes
+      (parameters, optimiser state, normalisers, env states, the PRNG key, counters).
+    - ``train_step`` is one whole iteration, jittable; ``metrics`` maps names to scalars.
+      Metrics named ``episode_*`` or ``eval_*`` may be NaN (nothing to report); every other
+      metric must stay finite (the driver's NaN guard checks them).
+    - ``data`` is passed **only** when ``train(..., data=...)`` is given, positionally, as
+      ``init(config, env, key, data)`` and ``train_step(config, env, state, data)``, after
+      ``prepare_data`` (when the agent has one) has turned the raw dataset into what the agent
+      samples from. So an agent that only trains online may leave the parameter out
+      (``init(config, env, key)``, as ``agents.ppo`` does), one that only trains from data may
+      make it required (``agents.td3_bc``), and one that does both declares ``data=None``.
+      ``init`` and ``train_step`` must agree. :func:`agent_modes` reads this from the signatures.
+    - ``act`` must not change ``state``; the driver evaluates with it (``deterministic`` for the
+      policy's mode) and the dataset is never passed to it: statistics it needs live in the state.
+    - An optional ``NAME`` (str) names the agent in progress bars and checkpoint records.
+    """
+
+    def init(self, config: Any, env: Env, key: PRNGKey, data: Any = None) -> Any: ...
+
+    def train_step(
+        self, config: Any, env: Env, state: Any, data: Any = None
+    ) -> tuple[Any, Metrics]: ...
+
+    def act(
+        self,
+        config: Any,
+        env: Env,
+        state: Any,
+        obs: jax.Array,
+        key: PRNGKey,
+        deterministic: bool = False,
+    ) -> jax.Array: ...
+
+    def steps_per_iteration(self, config: Any) -> int: ...
+
+
+def agent_name(agent: Any) -> str:
+    """``agent.NAME``, else the module or class name."""
+    return str(getattr(agent, "NAME", getattr(agent, "__name__", type(agent).__name__)))
+
+
+def _accepts(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool | None:
+    """Whether ``fn`` can be called with these arguments (None: no readable signature)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError:
+        return False
+    return True
+
+
+def _shape_error(agent: Any, fn: str, expected: str) -> TypeError:
+    try:
+        sig = str(inspect.signature(getattr(agent, fn)))
+    except (TypeError, ValueError):
+        sig = "(unreadable)"
+    return TypeError(
+        f"agent {agent_name(agent)!r}: {fn} must take {expected} (see jaxrl.types.Agent); "
+        f"its signature is {fn}{sig}"
+    )
+
+
+def agent_modes(agent: Any) -> frozenset[str]:
+    """Check ``agent`` against :class:`Agent` and say how it trains: a non-empty subset of
+    ``{"online", "offline"}`` ("offline": ``init`` and ``train_step`` take ``data``).
+
+    Raises:
+        TypeError: a missing or non-callable piece, or a signature that does not fit, naming the
+            piece, the expected arguments and the signature found.
+    """
+    missing = [
+        n
+        for n in ("init", "train_step", "act", "steps_per_iteration")
+        if not callable(getattr(agent, n, None))
+    ]
+    if missing:
+        raise TypeError(
+            f"agent {agent_name(agent)!r} lacks {', '.join(missing)} (an agent provides init, "
+            "train_step, act and steps_per_iteration; see jaxrl.types.Agent)"
+        )
+    x = object()
+    if _accepts(agent.act, x, x, x, x, x, deterministic=True) is False:
+        raise _shape_error(agent, "act", "(config, env, state, obs, key, deterministic=...)")
+    if _accepts(agent.steps_per_iteration, x) is False:
+        raise _shape_error(agent, "steps_per_iteration", "(config)")
+    prepare = getattr(agent, "prepare_data", None)
+    if prepare is not None and _accepts(prepare, x, x, x) is False:
+        raise _shape_error(agent, "prepare_data", "(config, env, dataset)")
+    shapes = {"online": (x, x, x), "offline": (x, x, x, x)}
+    init = {m for m, a in shapes.items() if _accepts(agent.init, *a) is not False}
+    step = {m for m, a in shapes.items() if _accepts(agent.train_step, *a) is not False}
+    if not init:
+        raise _shape_error(agent, "init", "(config, env, key) or (config, env, key, data)")
+    if not step:
+        expected = "(config, env, state) or (config, env, state, data)"
+        raise _shape_error(agent, "train_step", expected)
+    if not init & step:
+        raise TypeError(
+            f"agent {agent_name(agent)!r}: init and train_step disagree about data (init trains "
+            f"{'/'.join(sorted(init))}, train_step {'/'.join(sorted(step))}); see jaxrl.types.Agent"
+        )
+    return frozenset(init & step)

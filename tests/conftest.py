@@ -25,7 +25,8 @@ if _CACHE:
 
 
 class CountingPPO:
-    """``agents.ppo`` with a counter of how often ``train_step`` is traced (trace-count tests)."""
+    """``agents.ppo`` with a counter of how often ``train_step`` is traced (trace-count tests):
+    an object, not a module, that fits :class:`jaxrl.types.Agent` (online)."""
 
     NAME = "counting-ppo"
 

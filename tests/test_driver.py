@@ -2,6 +2,7 @@
 incompatible/damaged checkpoints, multi-device."""
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from conftest import CountingPPO
 import envs
 import jaxrl
 from agents import ppo
+from jaxrl import staged
 from jaxrl import sweep as sweeps
 from jaxrl.checkpoint import Checkpointer, CheckpointError
 from jaxrl.driver import NonFiniteError
@@ -186,6 +188,110 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
     resumed = run(steps=4 * CHUNK, checkpoint_dir=str(tmp_path), resume=True)
     assert resumed.steps_this_call == 2 * CHUNK  # from step 256, not 384
     leaves_equal(resumed.state, run(steps=4 * CHUNK).state)
+
+
+def test_history_is_written_once_and_restored_exactly(tmp_path):
+    """Checkpoint records refer to the rows of history.jsonl instead of copying them; a resume
+    after a damaged newest checkpoint truncates the file to the checkpoint it fell back to."""
+    whole = run(steps=4 * CHUNK, eval_every=2 * CHUNK)
+    run(steps=3 * CHUNK, eval_every=2 * CHUNK, checkpoint_dir=str(tmp_path))
+    ckpt = Checkpointer(tmp_path)
+    record = ckpt.read_record(3 * CHUNK)
+    ckpt.close()
+    assert "history" not in record and record["history_rows"] == 3
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 3
+    shutil.rmtree(tmp_path / str(3 * CHUNK) / "state")
+    resumed = run(steps=4 * CHUNK, eval_every=2 * CHUNK, checkpoint_dir=str(tmp_path), resume=True)
+    assert resumed.steps_this_call == 2 * CHUNK
+    assert sorted(resumed.history) == sorted(whole.history)
+    for name in whole.history:
+        np.testing.assert_array_equal(resumed.history[name], whole.history[name], err_msg=name)
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 4
+    # A fresh run in the same folder starts a new history.
+    run(steps=CHUNK, checkpoint_dir=str(tmp_path))
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1
+
+
+def test_resumes_checkpoints_that_hold_their_history(tmp_path):
+    """Checkpoints written before the history moved to history.jsonl carry it in the record; a
+    run resumed from one writes the file, so that its own checkpoints can be resumed again."""
+    whole = run(steps=4 * CHUNK, eval_every=0)
+    run(steps=2 * CHUNK, eval_every=0, checkpoint_dir=str(tmp_path))
+    rows = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    for step in (CHUNK, 2 * CHUNK):
+        path = tmp_path / str(step) / "record" / "metadata"
+        record = json.loads(path.read_text())
+        del record["history_rows"]
+        path.write_text(json.dumps({**record, "history": rows[: step // CHUNK]}))
+    (tmp_path / "history.jsonl").unlink()
+    run(steps=3 * CHUNK, eval_every=0, checkpoint_dir=str(tmp_path), resume=True)
+    resumed = run(steps=4 * CHUNK, eval_every=0, checkpoint_dir=str(tmp_path), resume=True)
+    assert resumed.steps_this_call == CHUNK
+    for name in whole.history:
+        np.testing.assert_array_equal(resumed.history[name], whole.history[name], err_msg=name)
+
+
+def test_init_state_continues_a_state_exactly():
+    """``init_state`` starts from a given state (copied, not donated): two halves, the second
+    started from the first's final state, equal the whole run."""
+    whole = run(steps=4 * CHUNK, eval_every=0)
+    half = run(steps=2 * CHUNK, eval_every=0)
+    second = run(steps=2 * CHUNK, eval_every=0, init_state=half.state)
+    again = run(steps=2 * CHUNK, eval_every=0, init_state=half.state)  # half.state still alive
+    leaves_equal(second.state, whole.state)
+    leaves_equal(again.state, whole.state)
+
+
+class ListLogger:
+    def __init__(self):
+        self.steps = []
+
+    def log(self, step, row):
+        self.steps.append(step)
+
+    def close(self):
+        pass
+
+
+def test_staged_run_hands_the_best_state_on_and_resumes(tmp_path):
+    """Phase 1 starts from what the hand-off returns (here phase 0's best state itself); a
+    second call in the same folder retrains nothing and returns the same bits."""
+    calls, loggers = [], []
+
+    def handoff(end):
+        calls.append((end.index, end.next_phase.name))
+        return end.state, {"best_iteration": int(end.state.step)}
+
+    def new_loggers(phase):
+        loggers.append(ListLogger())
+        return [loggers[-1]]
+
+    def stage_run():
+        phases = [staged.Phase(ppo, SMALL, 2 * CHUNK, name=f"p{k}") for k in range(2)]
+        return staged.run(
+            phases,
+            ENV,
+            jax.random.key(1),
+            eval_every=CHUNK,
+            handoff=handoff,
+            run_dir=str(tmp_path),
+            num_eval_episodes=2,
+            loggers_fn=new_loggers,
+        )
+
+    first = stage_run()
+    assert calls == [(0, "p1")] and [log.steps for log in loggers] == [[128, 256], [128, 256]]
+    p0, p1 = first
+    assert p0.best_eval_return == np.nanmax(p0.history["eval_return"])
+    assert p0.info == {"best_iteration": p0.best_step // CHUNK} and p1.info is None
+    assert int(p1.state.step) == (p0.best_step + p1.best_step) // CHUNK  # continued from p0's
+    again = stage_run()
+    assert calls == [(0, "p1")] * 2 and [log.steps for log in loggers[2:]] == [[], []]
+    for a, b in zip(first, again, strict=True):
+        leaves_equal(a.state, b.state)
+        assert a.best_step == b.best_step and a.info == b.info
+        for name in a.history:
+            np.testing.assert_array_equal(a.history[name], b.history[name])
 
 
 MULTI_DEVICE = """

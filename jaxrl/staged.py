@@ -1,0 +1,173 @@
+"""Runs in phases: train an agent with :func:`jaxrl.train`, hand the phase's best evaluated state
+to a host function, and start the next phase from the state that function returns.
+
+    phases = [staged.Phase(agent, config, 100_000, name=f"stage_{k}") for k in range(3)]
+    results = staged.run(phases, env, key, eval_every=10_000, handoff=my_handoff)
+
+Phase ``k`` trains ``phase.agent`` for ``phase.steps`` env steps with the key ``fold_in(key, k)``,
+evaluating every ``eval_every`` steps and checkpointing every evaluated state under
+``run_dir/<phase.name>``. Its best evaluated checkpoint (the first of equal returns) is restored
+and, between phases, given to ``handoff`` as a :class:`PhaseEnd`. The hand-off is plain host code
+(it may jit what it likes) and returns ``(start, info)``: ``start`` is the next phase's initial
+state (``None``: the next agent's ``init``), ``info`` is kept in the phase's
+:class:`PhaseResult`. It gets its own key, ``fold_in(key, 1000 + k)``, and the key the next
+phase trains with (to initialise the fresh parts of the next state as ``init`` would).
+
+With ``run_dir`` a stopped run resumes: finished phases are restored from their checkpoints (no
+step is retrained), the hand-offs run again from the restored best states (deterministic, so the
+same bits on the same machine) and an unfinished phase resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxrl.checkpoint import Checkpointer
+from jaxrl.driver import train
+from jaxrl.loggers import Logger
+from jaxrl.types import Agent, Env, PRNGKey, agent_name
+
+HANDOFF_KEY_OFFSET = 1000
+"""The hand-off after phase ``k`` uses ``fold_in(key, HANDOFF_KEY_OFFSET + k)``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One phase: ``agent`` trained with ``config`` for ``steps`` env steps."""
+
+    agent: Agent
+    config: Any
+    steps: int
+    name: str = ""
+    """Checkpoint sub-folder and progress label (default ``phase_<k>``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PhaseEnd:
+    """What a hand-off sees after phase ``index``."""
+
+    index: int
+    phase: Phase
+    state: Any
+    """The phase's best evaluated state."""
+    key: PRNGKey
+    """For the hand-off's own randomness."""
+    next_phase: Phase | None
+    """``None`` after the last phase (with ``handoff_after_last``)."""
+    next_key: PRNGKey | None
+    """The key the next phase trains with (``None`` after the last phase)."""
+
+
+Handoff = Callable[[PhaseEnd], tuple[Any, Any]]
+"""``handoff(end) -> (start state of the next phase or None, info)``."""
+
+
+@dataclasses.dataclass
+class PhaseResult:
+    """One phase of :func:`run`."""
+
+    history: dict[str, np.ndarray]
+    """:func:`jaxrl.train`'s history of the phase."""
+    best_step: int
+    """Env step (within the phase) of the best evaluated state."""
+    best_eval_return: float
+    state: Any
+    """The best evaluated state (what the hand-off was given)."""
+    info: Any = None
+    """What the hand-off after this phase returned as ``info`` (None if it did not run)."""
+
+
+def run(
+    phases: Sequence[Phase],
+    env: Env,
+    key: PRNGKey,
+    *,
+    eval_every: int,
+    handoff: Handoff | None = None,
+    handoff_after_last: bool = False,
+    run_dir: str | None = None,
+    num_eval_episodes: int = 16,
+    loggers_fn: Callable[[int], Sequence[Logger]] | None = None,
+    progress: bool = False,
+) -> list[PhaseResult]:
+    """Train ``phases`` one after the other on ``env`` (one seed), see the module docstring.
+
+    Args:
+        eval_every: env steps between deterministic evaluations (and checkpoints) in every phase.
+        handoff: runs between phases; without it every phase starts from its agent's ``init``.
+        handoff_after_last: also run the hand-off after the last phase (for its ``info``).
+        run_dir: where the phases' checkpoints live (resumable); a temporary folder if None.
+        loggers_fn: ``phase index -> loggers`` for :func:`jaxrl.train`.
+    """
+    phases = list(phases)
+    if not phases or len(phases) > HANDOFF_KEY_OFFSET:
+        raise ValueError(f"a staged run has 1 to {HANDOFF_KEY_OFFSET} phases, got {len(phases)}")
+    if eval_every <= 0:
+        raise ValueError(f"eval_every must be positive (phases keep their best), got {eval_every}")
+    folder = contextlib.nullcontext(run_dir) if run_dir else tempfile.TemporaryDirectory()
+    with folder as root:
+        results: list[PhaseResult] = []
+        start = None
+        for k, phase in enumerate(phases):
+            directory = os.path.abspath(os.path.join(root, phase.name or f"phase_{k}"))
+            done = _train_phase(
+                phase,
+                env,
+                jax.random.fold_in(key, k),
+                start,
+                directory,
+                eval_every=eval_every,
+                num_eval_episodes=num_eval_episodes,
+                loggers=loggers_fn(k) if loggers_fn else (),
+                progress=progress,
+            )
+            start = None
+            following = phases[k + 1] if k + 1 < len(phases) else None
+            if handoff is not None and (following is not None or handoff_after_last):
+                next_key = jax.random.fold_in(key, k + 1) if following else None
+                hand_key = jax.random.fold_in(key, HANDOFF_KEY_OFFSET + k)
+                end = PhaseEnd(k, phase, done.state, hand_key, following, next_key)
+                start, done.info = handoff(end)
+            results.append(done)
+    return results
+
+
+def _train_phase(
+    phase: Phase, env: Env, key: PRNGKey, start: Any, directory: str, eval_every: int, **kw: Any
+) -> PhaseResult:
+    """Train (or resume) one phase in ``directory`` and restore its best evaluated checkpoint."""
+    keep = math.ceil(phase.steps / eval_every) + 2  # every evaluated state, and the last one
+    result = train(
+        phase.agent,
+        phase.config,
+        env,
+        key,
+        phase.steps,
+        eval_every=eval_every,
+        checkpoint_dir=directory,
+        checkpoint_every=eval_every,
+        keep_checkpoints=keep,
+        resume=True,
+        description=f"{agent_name(phase.agent)} {os.path.basename(directory)}",
+        init_state=start,
+        **kw,
+    )
+    evals = np.asarray(result.history["eval_return"], np.float64)
+    evaluated = np.flatnonzero(~np.isnan(evals))
+    best = int(evaluated[np.argmax(evals[evaluated])])
+    best_step = int(np.asarray(result.history["step"])[best])
+    checkpointer = Checkpointer(directory, keep=keep)
+    try:
+        state, _ = checkpointer.restore(like=result.state, step=best_step)
+    finally:
+        checkpointer.close()
+    return PhaseResult(result.history, best_step, float(evals[best]), state)
