@@ -7,7 +7,8 @@ surrogate (eq. 7) plus value and entropy terms (eq. 9).
 
 The pieces other agents reuse (GoRL, PROPS, polychromic PPO) are public module functions:
 :func:`make_networks`, :func:`make_optimizer`, :func:`policy_loss`, :func:`value_loss`,
-:func:`ppo_loss`, :func:`weighted_mean`, :func:`compute_advantages` and :func:`sgd_epochs`.
+:func:`ppo_loss`, :func:`weighted_mean`, :func:`compute_advantages`, :func:`sgd_epochs` (with
+its KL early stop), :func:`preprocess` and :func:`flatten_time`.
 """
 
 from __future__ import annotations
@@ -170,8 +171,18 @@ def init(config: Config, env: Env, key: PRNGKey) -> State:
     )
 
 
-def _preprocess(config: Config, normalizer: RunningStats, obs: jax.Array) -> jax.Array:
+def preprocess(config: Config, normalizer: RunningStats, obs: jax.Array) -> jax.Array:
+    """What the networks see: ``obs`` normalised with the running statistics (if
+    ``normalize_obs``), else unchanged."""
     return normalizer.normalize(obs) if config.normalize_obs else obs
+
+
+_preprocess = preprocess  # the earlier private name, still used by agents/gorl.py
+
+
+def flatten_time(x: jax.Array) -> jax.Array:
+    """``[T, num_envs, ...] -> [T * num_envs, ...]``: a rollout as a flat training batch."""
+    return x.reshape(-1, *x.shape[2:])
 
 
 ActionFn = Callable[[jax.Array, Any, jax.Array], jax.Array]
@@ -201,7 +212,7 @@ def make_policy_fn(
     to_env = action_fn or _default_action_fn(env)
 
     def policy_fn(obs: jax.Array, key: PRNGKey):
-        dist = policy.apply(params["policy"], _preprocess(config, normalizer, obs))
+        dist = policy.apply(params["policy"], preprocess(config, normalizer, obs))
         raw = dist.sample(key)
         return to_env(obs, dist, raw), raw, {"log_prob": dist.log_prob(raw)}
 
@@ -220,7 +231,7 @@ def act(
     """Env actions for a batch of observations (the mode of the policy if ``deterministic``);
     ``action_fn`` as in :func:`make_policy_fn`."""
     policy, _ = make_networks(config, env)
-    dist = policy.apply(state.params["policy"], _preprocess(config, state.normalizer, obs))
+    dist = policy.apply(state.params["policy"], preprocess(config, state.normalizer, obs))
     raw = dist.mode() if deterministic else dist.sample(key)
     return (action_fn or _default_action_fn(env))(obs, dist, raw)
 
@@ -303,7 +314,7 @@ def ppo_loss(
     """Total loss of eq. 9: ``L_clip + vf_coef * L_V - ent_coef * H`` (plus
     ``extra_loss(dist)`` when given; its info is merged into the returned info)."""
     policy, value_net = make_networks(config, env)
-    obs = _preprocess(config, normalizer, batch.obs)
+    obs = preprocess(config, normalizer, batch.obs)
     dist = policy.apply(params["policy"], obs)
     adv, w = batch.advantage, batch.weight
     if config.normalize_advantages:
@@ -340,8 +351,8 @@ def compute_advantages(
     Returns ``(values, advantages, targets)``.
     """
     _, value_net = make_networks(config, env)
-    values = value_net.apply(params["value"], _preprocess(config, normalizer, traj.obs))
-    next_values = value_net.apply(params["value"], _preprocess(config, normalizer, traj.next_obs))
+    values = value_net.apply(params["value"], preprocess(config, normalizer, traj.obs))
+    next_values = value_net.apply(params["value"], preprocess(config, normalizer, traj.next_obs))
     advantages, targets = gae(
         traj.reward * config.reward_scale,
         values,
@@ -363,28 +374,74 @@ def sgd_epochs(
     key,
     num_epochs: int,
     num_minibatches: int,
+    target_kl: jax.Array | None = None,
+    skip_empty: bool = False,
 ) -> tuple[Any, Any, dict[str, jax.Array]]:
     """``num_epochs`` shuffled passes of ``num_minibatches`` gradient steps of ``loss_fn(params,
     minibatch) -> (loss, info)`` over a flat ``batch``. Returns params, optimiser state and the
-    mean of the loss infos (plus the gradient norm)."""
+    mean of the loss infos (plus the gradient norm).
+
+    Two optional hooks turn some steps into no-ops (the step is computed, then its parameter and
+    optimiser updates are selected away, so shapes and loop counts stay static):
+
+    - ``target_kl``: the per-minibatch early stop of CleanRL / PROPS. Before each step, the
+      minibatch's ``info["approx_kl"]`` (computed at the current parameters) is compared with
+      ``target_kl``; once it exceeds it, this and every later step is skipped.
+    - ``skip_empty``: skip steps whose minibatch's ``weight`` (a 0/1 validity mask, as in
+      :class:`Batch`) sums to 0, so a partly filled fixed-shape buffer takes no Adam step on
+      padding alone.
+
+    With either hook the infos are averaged over the steps taken, and ``updates`` (steps taken)
+    and ``stopped`` (1 if the KL stop fired) are added. Without them the computation is exactly
+    PPO's plain loop.
+
+    The stop is a select inside ``lax.scan``, not a ``lax.while_loop``: stopped runs still pay
+    for the remaining gradients, but data-dependent loops inside the compiled chunk hung XLA:CPU
+    intermittently on this project's machines (as the ``lax.cond`` reset in
+    ``jaxrl/rollout.py`` did).
+    """
     size = jax.tree.leaves(batch)[0].shape[0]
+    masked = target_kl is not None or skip_empty
 
     def minibatch_step(carry, mb):
-        params, opt_state = carry
+        params, opt_state = carry[:2]
+        if masked:  # ``mb`` holds the minibatch's indices
+            mb = jax.tree.map(lambda x: x[mb], batch)
         (loss, info), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return (params, opt_state), {"loss": loss, "grad_norm": optax.tree.norm(grads), **info}
+        updates, new_opt_state = tx.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        row = {"loss": loss, "grad_norm": optax.tree.norm(grads), **info}
+        if not masked:
+            return (new_params, new_opt_state), row
+        stopped = carry[2]
+        if target_kl is not None:
+            stopped = stopped | (info["approx_kl"] > target_kl)
+        take = ~stopped
+        if skip_empty:
+            take = take & (jnp.sum(mb.weight) > 0)
+        select = lambda a, b: jax.tree.map(lambda x, y: jnp.where(take, x, y), a, b)  # noqa: E731
+        carry = (select(new_params, params), select(new_opt_state, opt_state), stopped)
+        return carry, (row, take)
 
     def epoch(carry, epoch_key):
-        perm = jax.random.permutation(epoch_key, size)
-        shuffled = jax.tree.map(lambda x: x[perm].reshape(num_minibatches, -1, *x.shape[1:]), batch)
-        return jax.lax.scan(minibatch_step, carry, shuffled)
+        index = jax.random.permutation(epoch_key, size).reshape(num_minibatches, -1)
+        # Where the minibatch is gathered (per epoch here, per step in the masked loop) changes
+        # XLA's fusion and so the last bits of the gradients; each path keeps the placement of
+        # the loop it replaced, so earlier PPO and PROPS runs reproduce bit for bit.
+        minibatches = index if masked else jax.tree.map(lambda x: x[index], batch)
+        return jax.lax.scan(minibatch_step, carry, minibatches)
 
-    (params, opt_state), infos = jax.lax.scan(
-        epoch, (params, opt_state), jax.random.split(key, num_epochs)
-    )
-    return params, opt_state, jax.tree.map(jnp.mean, infos)
+    carry = (params, opt_state, jnp.array(False)) if masked else (params, opt_state)
+    carry, rows = jax.lax.scan(epoch, carry, jax.random.split(key, num_epochs))
+    if not masked:
+        return carry[0], carry[1], jax.tree.map(jnp.mean, rows)
+    rows, taken = jax.tree.map(lambda x: x.reshape(-1), rows)
+    updates = jnp.sum(taken.astype(jnp.float32))
+    n = jnp.maximum(updates, 1.0)
+    info = {k: jnp.sum(jnp.where(taken, v.astype(jnp.float32), 0.0)) / n for k, v in rows.items()}
+    info["updates"] = updates
+    info["stopped"] = carry[2].astype(jnp.float32)
+    return carry[0], carry[1], info
 
 
 def learning_rate(config: Config, step: jax.Array) -> jax.Array:
@@ -423,14 +480,13 @@ def train_step(
     values, advantages, targets = compute_advantages(
         config, env, state.params, state.normalizer, traj
     )
-    flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731
     batch = Batch(
-        obs=flat(traj.obs),
-        raw_action=flat(traj.raw_action),
-        log_prob=flat(traj.extras["log_prob"]),
-        value=flat(values),
-        advantage=flat(advantages),
-        target=flat(targets),
+        obs=flatten_time(traj.obs),
+        raw_action=flatten_time(traj.raw_action),
+        log_prob=flatten_time(traj.extras["log_prob"]),
+        value=flatten_time(values),
+        advantage=flatten_time(advantages),
+        target=flatten_time(targets),
     )
     lr = learning_rate(config, state.step)
     tx = make_optimizer(config, lr)
