@@ -24,7 +24,16 @@ from flax import struct
 
 from jaxrl import rollout
 from jaxrl.config import check_ranges
-from jaxrl.networks import POLICY_HEADS, PolicyNetwork, ValueNetwork, env_action
+from jaxrl.networks import (
+    Activation,
+    NetworkConfig,
+    PolicyHead,
+    PolicyNetwork,
+    Torso,
+    ValueNetwork,
+    actor_critic,
+    env_action,
+)
 from jaxrl.normalize import RunningStats
 from jaxrl.returns import gae
 from jaxrl.types import Env, Metrics, PRNGKey, Transition
@@ -64,13 +73,30 @@ class Config:
     num_minibatches: int = struct.field(pytree_node=False, default=8)
     """Minibatches per epoch; must divide num_envs * num_steps (static)."""
     hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(64, 64))
-    """Hidden layer widths of the policy and value MLPs (static)."""
-    activation: str = struct.field(pytree_node=False, default="tanh")
-    """Activation function name (static)."""
+    """Hidden layer widths of the policy and value MLPs, where policy_hidden_sizes /
+    value_hidden_sizes do not override them (static)."""
+    policy_hidden_sizes: tuple[int, ...] | None = struct.field(pytree_node=False, default=None)
+    """Hidden layer widths of the policy MLP; None: hidden_sizes (static)."""
+    value_hidden_sizes: tuple[int, ...] | None = struct.field(pytree_node=False, default=None)
+    """Hidden layer widths of the value MLP; None: hidden_sizes (static)."""
+    activation: Activation = struct.field(pytree_node=False, default="tanh")
+    """Activation of the hidden layers (MLPs and CNN torso) (static)."""
     layer_norm: bool = struct.field(pytree_node=False, default=False)
-    """LayerNorm after each hidden layer (static)."""
-    policy_head: str = struct.field(pytree_node=False, default="gaussian")
-    """Continuous action head: 'gaussian' (clipped) or 'tanh_gaussian' (static)."""
+    """LayerNorm after each hidden layer of the MLPs (static)."""
+    torso: Torso = struct.field(pytree_node=False, default="mlp")
+    """Observation torso before each MLP (policy and value have their own): 'mlp': none, the
+    MLPs read the observation vector; 'cnn': the cnn_* convolutions on [H, W, C] observations
+    (grids, images), flattened. From Python, any name registered in jaxrl.networks.TORSOS
+    (static)."""
+    cnn_channels: tuple[int, ...] = struct.field(pytree_node=False, default=(16, 32))
+    """torso='cnn': output channels of each convolution (static)."""
+    cnn_kernel_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(3, 3))
+    """torso='cnn': square kernel side of each convolution, one per channel entry (static)."""
+    cnn_strides: tuple[int, ...] = struct.field(pytree_node=False, default=(1, 1))
+    """torso='cnn': stride of each convolution, one per channel entry (static)."""
+    policy_head: PolicyHead = struct.field(pytree_node=False, default="gaussian")
+    """Continuous action head: 'gaussian' (sample clipped to the action box) or
+    'tanh_gaussian'; discrete actions always use a categorical head (static)."""
     normalize_obs: bool = struct.field(pytree_node=False, default=True)
     """Normalise observations with running statistics (static)."""
     normalize_advantages: bool = struct.field(pytree_node=False, default=True)
@@ -89,10 +115,7 @@ class Config:
                 f"Config.num_minibatches={self.num_minibatches} must divide the batch "
                 f"num_envs * num_steps = {self.num_envs} * {self.num_steps} = {batch}"
             )
-        if self.policy_head not in POLICY_HEADS:
-            raise ValueError(
-                f"Config.policy_head must be one of {POLICY_HEADS}, got {self.policy_head!r}"
-            )
+        network_config(self).validate()
         check_ranges(self, RANGES)
 
 
@@ -123,19 +146,26 @@ def steps_per_iteration(config: Config) -> int:
     return config.num_envs * config.num_steps
 
 
-def make_networks(config: Config, env: Env) -> tuple[PolicyNetwork, ValueNetwork]:
-    """Policy and value modules for ``env``'s spaces."""
-    spec = env.spec
-    policy = PolicyNetwork(
-        action_dim=spec.action_dim,
-        discrete=spec.discrete,
-        hidden_sizes=config.hidden_sizes,
+def network_config(config: Config) -> NetworkConfig:
+    """The :class:`jaxrl.networks.NetworkConfig` that ``config``'s network fields describe."""
+    widths = lambda own: tuple(config.hidden_sizes if own is None else own)  # noqa: E731
+    return NetworkConfig(
+        policy_hidden_sizes=widths(config.policy_hidden_sizes),
+        value_hidden_sizes=widths(config.value_hidden_sizes),
         activation=config.activation,
         layer_norm=config.layer_norm,
-        head=config.policy_head,
+        policy_head=config.policy_head,
+        torso=config.torso,
+        cnn_channels=tuple(config.cnn_channels),
+        cnn_kernel_sizes=tuple(config.cnn_kernel_sizes),
+        cnn_strides=tuple(config.cnn_strides),
     )
-    value = ValueNetwork(config.hidden_sizes, config.activation, config.layer_norm)
-    return policy, value
+
+
+def make_networks(config: Config, env: Env) -> tuple[PolicyNetwork, ValueNetwork]:
+    """Policy and value modules for ``env``'s spaces, from :func:`jaxrl.networks.actor_critic`
+    with the config's network fields (see :func:`network_config`)."""
+    return actor_critic(env.spec, network_config(config))
 
 
 def make_optimizer(

@@ -1,5 +1,7 @@
 """PPO: losses against hand computations, learning on tiny pure-JAX tasks, invariants, errors."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +12,8 @@ import envs
 import jaxrl
 from agents import ppo
 from agents.presets import PPO_PRESETS
+from jaxrl import networks
+from jaxrl.types import Discrete, EnvSpec, TimeStep
 
 PENDULUM = PPO_PRESETS["pendulum"]
 CARTPOLE = PPO_PRESETS["cartpole"]
@@ -54,6 +58,12 @@ def test_config_errors_name_the_field():
         ppo.Config(gamma=1.5).validate()
     with pytest.raises(ValueError, match="policy_head"):
         ppo.Config(policy_head="beta").validate()
+    with pytest.raises(ValueError, match="torso"):
+        ppo.Config(torso="transformer").validate()
+    with pytest.raises(ValueError, match="activation"):
+        ppo.Config(activation="sigmoid").validate()
+    with pytest.raises(ValueError, match="cnn_channels"):
+        ppo.Config(torso="cnn", cnn_strides=(1,)).validate()
     with pytest.raises(ValueError, match="num_minibatches"):
         jaxrl.train(ppo, ppo.Config(num_minibatches=3), envs.make("bandit"), jax.random.key(0), 10)
 
@@ -165,3 +175,118 @@ def test_history_and_jsonl(tmp_path):
     np.testing.assert_array_equal(result.history["step"], [128, 256, 384, 512])
     for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "grad_norm"):
         assert np.isfinite(result.history[name]).all(), name
+
+
+# --- networks as configuration ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyGrid:
+    """A 4 x 4 grid as an image ``[4, 4, 2]`` (channel 0: the agent, channel 1: the goal in the
+    far corner); 4 moves; reward 1 and termination at the goal; random start cell."""
+
+    size: int = 4
+
+    @property
+    def spec(self) -> EnvSpec:
+        return EnvSpec("tiny_grid", (self.size, self.size, 2), Discrete(4), max_episode_steps=12)
+
+    def _timestep(self, pos, reward, done) -> TimeStep:
+        image = jnp.zeros((self.size, self.size, 2)).at[pos[0], pos[1], 0].set(1.0)
+        image = image.at[self.size - 1, self.size - 1, 1].set(1.0)
+        return TimeStep(obs=image, reward=reward, terminated=done, truncated=jnp.zeros((), bool))
+
+    def reset(self, key):
+        pos = jax.random.randint(key, (2,), 0, self.size - 1)
+        return pos, self._timestep(pos, jnp.zeros(()), jnp.zeros((), bool))
+
+    def step(self, pos, action):
+        moves = jnp.array([[0, 1], [1, 0], [0, -1], [-1, 0]])
+        pos = jnp.clip(pos + moves[action], 0, self.size - 1)
+        done = jnp.all(pos == self.size - 1)
+        return pos, self._timestep(pos, done.astype(jnp.float32), done)
+
+
+def test_cnn_torso_ppo_trains_on_image_observations():
+    env = TinyGrid()
+    config = ppo.Config(
+        num_envs=4,
+        num_steps=8,
+        num_minibatches=2,
+        num_epochs=2,
+        torso="cnn",
+        cnn_channels=(4, 8),
+        cnn_kernel_sizes=(2, 2),
+        cnn_strides=(1, 1),
+        activation="relu",
+        hidden_sizes=(16,),
+    )
+    state = ppo.init(config, env, jax.random.key(0))
+    for name in ("policy", "value"):
+        conv = state.params[name]["params"]["torso"]["Conv_1"]["kernel"]
+        assert conv.shape == (2, 2, 4, 8)
+        assert state.params[name]["params"]["MLP_0"]["Dense_0"]["kernel"].shape == (4 * 4 * 8, 16)
+    step = jax.jit(lambda s: ppo.train_step(config, env, s))
+    new, metrics = step(state)
+    assert int(new.step) == 1
+    for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "grad_norm"):
+        assert np.isfinite(metrics[name]), name
+    moved = [
+        not np.array_equal(a, b)
+        for a, b in zip(
+            jax.tree.leaves(state.params["policy"]["params"]["torso"]),
+            jax.tree.leaves(new.params["policy"]["params"]["torso"]),
+            strict=True,
+        )
+    ]
+    assert all(moved)
+    obs = jnp.stack([env.reset(k)[1].obs for k in jax.random.split(jax.random.key(1), 3)])
+    action = ppo.act(config, env, new, obs, jax.random.key(2), deterministic=True)
+    assert action.shape == (3,) and action.dtype == jnp.int32
+
+
+def test_separate_policy_and_value_widths():
+    env = envs.make("pendulum")
+    config = ppo.Config(hidden_sizes=(8,), value_hidden_sizes=(32, 16, 4))
+    params = ppo.init(config, env, jax.random.key(0)).params
+    policy = params["policy"]["params"]["MLP_0"]
+    value = params["value"]["params"]["MLP_0"]
+    assert [policy[f"Dense_{i}"]["kernel"].shape for i in range(2)] == [(3, 8), (8, 1)]
+    assert [value[f"Dense_{i}"]["kernel"].shape for i in range(4)] == [
+        (3, 32),
+        (32, 16),
+        (16, 4),
+        (4, 1),
+    ]
+    params = ppo.init(ppo.Config(policy_hidden_sizes=(5,)), env, jax.random.key(0)).params
+    assert params["policy"]["params"]["MLP_0"]["Dense_0"]["kernel"].shape == (3, 5)
+    assert params["value"]["params"]["MLP_0"]["Dense_1"]["kernel"].shape == (64, 64)
+
+
+def test_default_networks_are_the_64x64_tanh_mlps():
+    """The default config's networks: 64 x 64 tanh MLPs without a torso, parameters named as
+    before the factory existed (bit-identity of the values: tests/test_networks.py)."""
+    env = envs.make("pendulum")
+    policy, value = ppo.make_networks(ppo.Config(), env)
+    assert policy.torso is None and value.torso is None
+    assert tuple(policy.hidden_sizes) == tuple(value.hidden_sizes) == (64, 64)
+    assert policy.activation == "tanh" and policy.head == "gaussian"
+    params = ppo.init(ppo.Config(), env, jax.random.key(0)).params
+    assert set(params["policy"]["params"]) == {"MLP_0", "log_std"}
+    assert set(params["value"]["params"]["MLP_0"]) == {"Dense_0", "Dense_1", "Dense_2"}
+
+
+def test_a_registered_torso_needs_no_ppo_change():
+    class Flatten(networks.nn.Module):
+        @networks.nn.compact
+        def __call__(self, x):
+            return networks.nn.Dense(6, name="proj")(x.reshape(*x.shape[:-3], -1))
+
+    networks.TORSOS["flat_proj"] = lambda net: Flatten()
+    try:
+        env = TinyGrid()
+        config = ppo.Config(num_envs=2, num_steps=4, num_minibatches=1, torso="flat_proj")
+        state = ppo.init(config, env, jax.random.key(0))
+        assert state.params["value"]["params"]["torso"]["proj"]["kernel"].shape == (32, 6)
+    finally:
+        del networks.TORSOS["flat_proj"]
