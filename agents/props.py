@@ -48,8 +48,9 @@ Choices (each checked against the authors' code where the spec marked it unverif
 - **Sampling error** (:func:`sampling_error`): the authors' *unweighted* ``compute_se`` (the
   2025 discrete code is unweighted too; the ``|advantage|``-weighted variant in later PPOROS
   revisions is not used): an empirical policy ``pi_D`` starts as a copy of ``pi_theta`` with the
-  hidden-layer kernels frozen (biases, output layer and log-std train, log-std clamped to
-  [-3, 1]), is fitted by maximum likelihood to the buffer (Adam, gradient norm 1), and
+  hidden-layer kernels (and a CNN torso's) frozen (biases, output layer and log-std train,
+  log-std clamped to [-3, 1]), is fitted by maximum likelihood to the buffer (Adam, gradient
+  norm 1), and
   ``SE = mean_D [log pi_D(a|s) - log pi_theta(a|s)]`` estimates KL(pi_D || pi_theta). For discrete
   actions :func:`counts_kl` adds the exact KL between the buffer's action histogram and
   ``pi_theta`` averaged over the buffer's states (exact for single-state tasks such as bandits).
@@ -73,7 +74,7 @@ from agents import ppo
 from jaxrl import rollout
 from jaxrl.buffers import RingBuffer
 from jaxrl.config import check_ranges
-from jaxrl.networks import Categorical, DiagGaussian, Distribution
+from jaxrl.networks import Categorical, DiagGaussian, Distribution, stop_feature_gradients
 from jaxrl.normalize import RunningStats
 from jaxrl.types import Env, Metrics, PRNGKey, Transition
 
@@ -389,28 +390,18 @@ def _clamp_log_std(dist: Distribution) -> Distribution:
     return dist.replace(log_std=jnp.clip(dist.log_std, -3.0, 1.0))
 
 
-def _freeze_hidden_kernels(params: Any, num_hidden: int) -> Any:
-    """``stop_gradient`` on the kernels of the policy MLP's hidden layers (the empirical policy
-    keeps pi_theta's features, as ROS and ``compute_se`` do)."""
-    mlp = dict(params["params"]["MLP_0"])
-    for i in range(num_hidden):
-        layer = dict(mlp[f"Dense_{i}"])
-        layer["kernel"] = jax.lax.stop_gradient(layer["kernel"])
-        mlp[f"Dense_{i}"] = layer
-    return {**params, "params": {**params["params"], "MLP_0": mlp}}
-
-
 def fit_empirical_policy(
     config: Config, env: Env, theta_policy: Any, batch: BehaviourBatch, key: PRNGKey
 ) -> Any:
-    """pi_D: pi_theta refitted by maximum likelihood to the weighted batch (hidden kernels
-    frozen, log-std clamped to [-3, 1]; Adam at ``se_learning_rate``, gradient norm 1,
-    ``se_epochs`` passes of ``se_num_minibatches`` minibatches)."""
+    """pi_D: pi_theta refitted by maximum likelihood to the weighted batch with pi_theta's
+    features kept (every kernel but the output layer's frozen, as ROS and ``compute_se`` freeze
+    the hidden layers: :func:`jaxrl.networks.stop_feature_gradients`), log-std clamped to
+    [-3, 1]; Adam at ``se_learning_rate``, gradient norm 1, ``se_epochs`` passes of
+    ``se_num_minibatches`` minibatches."""
     policy, _ = ppo.make_networks(config, env)
-    num_hidden = len(config.hidden_sizes)
 
     def loss_fn(params, mb):
-        dist = _clamp_log_std(policy.apply(_freeze_hidden_kernels(params, num_hidden), mb.obs))
+        dist = _clamp_log_std(policy.apply(stop_feature_gradients(policy, params), mb.obs))
         return -ppo.weighted_mean(dist.log_prob(mb.raw_action), mb.weight), {}
 
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(config.se_learning_rate))

@@ -198,8 +198,8 @@ def test_discrete_bandit_props_sampling_error_far_below_on_policy():
     recomputed on the buffer, not the behaviour policy's."""
     env = DiscreteBandit(len(TARGET_PROBS))
     logits = jnp.log(jnp.asarray(TARGET_PROBS, jnp.float32))
-    prepare = lambda s: _with_target_logits(s, logits)  # noqa: E731
     base = props.Config(**FIXED, **experiment.DISCRETE_FIXED)
+    prepare = lambda s: _with_target_logits(base, env, s, logits)  # noqa: E731
     on, _ = _fixed_target_runs(dataclasses.replace(base, sampling="on_policy"), env, 16, prepare)
     pr, _ = _fixed_target_runs(base, env, 16, prepare)
     n = 64 * np.arange(1, 5)
@@ -234,7 +234,7 @@ def test_continuous_props_sampling_error_below_on_policy():
 def _filled_bandit_state(config, env, logits):
     """A state whose buffer is full of on-policy samples of a fixed categorical target."""
     on = dataclasses.replace(config, sampling="on_policy")
-    state = _with_target_logits(props.init(on, env, jax.random.key(3)), logits)
+    state = _with_target_logits(on, env, props.init(on, env, jax.random.key(3)), logits)
     step = jax.jit(lambda s: props.train_step(on, env, s))
     for _ in range(config.buffer_batches):
         state, _ = step(state)
