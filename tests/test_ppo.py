@@ -5,8 +5,10 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from conftest import CountingPPO
+from flax import struct
 
 import envs
 import jaxrl
@@ -49,6 +51,47 @@ def test_value_loss_plain_and_clipped():
     np.testing.assert_allclose(ppo.value_loss(v, target, old, 0.2, False), 0.5 * (1 + 1) / 2)
     # clipped values: [0.2, 0.3]; losses max((1-2)^2,(0.2-2)^2)=3.24, max(1, 0.49)=1
     np.testing.assert_allclose(ppo.value_loss(v, target, old, 0.2, True), 0.5 * (3.24 + 1) / 2)
+
+
+class _Points(struct.PyTreeNode):
+    x: jax.Array
+    weight: jax.Array
+
+
+def _toy_sgd(num_epochs=3, **hooks):
+    """SGD (step 0.1) on ``(p - 1)^2`` from p = 0, minibatches of one point; the reported
+    ``approx_kl`` is p itself, so the KL stop fires once p exceeds the target."""
+
+    def loss_fn(p, mb):
+        return jnp.mean(mb.weight * (p - mb.x) ** 2), {"approx_kl": p}
+
+    batch = _Points(x=jnp.ones(4), weight=jnp.array([1.0, 0.0, 0.0, 1.0]))
+    tx = optax.sgd(0.1)
+    p = jnp.zeros(())
+    return ppo.sgd_epochs(
+        loss_fn, p, tx.init(p), tx, batch, jax.random.key(0), num_epochs, 4, **hooks
+    )
+
+
+def test_sgd_epochs_kl_stop_and_empty_minibatch_skip():
+    # KL stop at 0.3: steps from p = 0 (-> 0.2 on a weighted point, 0 on the others) are taken
+    # until p > 0.3 is seen before a step; no step is taken after that, in any later epoch
+    p, _, info = _toy_sgd(target_kl=0.3, skip_empty=True)
+    np.testing.assert_allclose(p, 0.36, rtol=1e-6)  # 0 -> 0.2 -> 0.36, then stopped
+    assert info["updates"] == 2 and info["stopped"] == 1.0
+    np.testing.assert_allclose(info["approx_kl"], (0.0 + 0.2) / 2, rtol=1e-6)  # steps taken
+    # empty-minibatch skip alone: 2 of 4 one-point minibatches have weight, 3 epochs
+    p, _, info = _toy_sgd(skip_empty=True)
+    assert info["updates"] == 6 and info["stopped"] == 0.0
+    np.testing.assert_allclose(p, 1 - 0.8**6, rtol=1e-5)
+    # no hooks: every step taken (zero-weight ones give zero gradients), same params
+    p_plain, _, info = _toy_sgd()
+    np.testing.assert_allclose(p_plain, p, rtol=1e-6)
+    assert "updates" not in info
+    # a never-firing stop takes every step too
+    p, _, info = _toy_sgd(target_kl=jnp.inf)
+    assert info["updates"] == 12 and info["stopped"] == 0.0
+    np.testing.assert_allclose(p, p_plain, rtol=1e-6)
 
 
 def test_config_errors_name_the_field():
