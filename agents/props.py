@@ -38,9 +38,11 @@ Choices (each checked against the authors' code where the spec marked it unverif
   ``phi`` was copied from (post-update), not the PPOROS quirk of a pre-update anchor.
 - **Target update**: CleanRL PPO on the whole buffer with GAE over the chronologically ordered
   buffer, minibatches drawn from the whole buffer, and the per-minibatch early stop at
-  ``target_kl`` of the authors' ``update_ppo``. Before the buffer is full, the unfilled slots are
-  masked out of every mean (the authors train on the filled prefix; the minibatch count here is
-  fixed, so minibatches are smaller in the first ``b - 1`` iterations).
+  ``target_kl`` of the authors' ``update_ppo`` (the ``target_kl`` hook of
+  :func:`agents.ppo.sgd_epochs`, which the behaviour update uses too). Before the buffer is
+  full, the unfilled slots are masked out of every mean (the authors train on the filled prefix;
+  the minibatch count here is fixed, so minibatches are smaller in the first ``b - 1``
+  iterations).
 - **Observation statistics** are updated after every ``m``-step collection (the authors'
   ``NormalizeObservation`` updates at every step); the buffer stores raw observations and
   every update normalises them with the current statistics. There is no reward normaliser (PPO's
@@ -50,12 +52,11 @@ Choices (each checked against the authors' code where the spec marked it unverif
   revisions is not used): an empirical policy ``pi_D`` starts as a copy of ``pi_theta`` with the
   hidden-layer kernels (and a CNN torso's) frozen (biases, output layer and log-std train,
   log-std clamped to [-3, 1]), is fitted by maximum likelihood to the buffer (Adam, gradient
-  norm 1), and
-  ``SE = mean_D [log pi_D(a|s) - log pi_theta(a|s)]`` estimates KL(pi_D || pi_theta). For discrete
-  actions :func:`counts_kl` adds the exact KL between the buffer's action histogram and
-  ``pi_theta`` averaged over the buffer's states (exact for single-state tasks such as bandits).
-  Both are measured on the buffer the PPO update is about to use, against the ``theta`` it treats
-  that buffer as on-policy for.
+  norm 1), and ``SE = mean_D [log pi_D(a|s) - log pi_theta(a|s)]`` estimates KL(pi_D ||
+  pi_theta). For discrete actions :func:`counts_kl` adds the exact KL between the buffer's
+  action histogram and ``pi_theta`` averaged over the buffer's states (exact for single-state
+  tasks such as bandits). Both are measured on the buffer the PPO update is about to use,
+  against the ``theta`` it treats that buffer as on-policy for.
 - ``sampling="on_policy"`` gives the PPO-with-buffer baseline (collect with ``pi_theta``) with
   everything else identical; ``buffer_batches=1, sampling="on_policy"`` is PPO with early stopping.
 """
