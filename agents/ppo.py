@@ -7,7 +7,8 @@ surrogate (eq. 7) plus value and entropy terms (eq. 9).
 
 The pieces other agents reuse (GoRL, PROPS, polychromic PPO) are public module functions:
 :func:`make_networks`, :func:`make_optimizer`, :func:`policy_loss`, :func:`value_loss`,
-:func:`ppo_loss`, :func:`weighted_mean`, :func:`compute_advantages` and :func:`sgd_epochs`.
+:func:`ppo_loss`, :func:`weighted_mean`, :func:`compute_advantages`, :func:`sgd_epochs` (with
+its KL early stop), :func:`preprocess` and :func:`flatten_time`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from flax import struct
 
 from jaxrl import rollout
 from jaxrl.config import check_ranges
-from jaxrl.networks import POLICY_HEADS, PolicyNetwork, ValueNetwork, env_action
+from jaxrl.networks import (
+    Activation,
+    NetworkConfig,
+    PolicyHead,
+    PolicyNetwork,
+    Torso,
+    ValueNetwork,
+    actor_critic,
+    env_action,
+)
 from jaxrl.normalize import RunningStats
 from jaxrl.returns import gae
 from jaxrl.types import Env, Metrics, PRNGKey, Transition
@@ -63,13 +73,30 @@ class Config:
     num_minibatches: int = struct.field(pytree_node=False, default=8)
     """Minibatches per epoch; must divide num_envs * num_steps (static)."""
     hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(64, 64))
-    """Hidden layer widths of the policy and value MLPs (static)."""
-    activation: str = struct.field(pytree_node=False, default="tanh")
-    """Activation function name (static)."""
+    """Hidden layer widths of the policy and value MLPs, where policy_hidden_sizes /
+    value_hidden_sizes do not override them (static)."""
+    policy_hidden_sizes: tuple[int, ...] | None = struct.field(pytree_node=False, default=None)
+    """Hidden layer widths of the policy MLP; None: hidden_sizes (static)."""
+    value_hidden_sizes: tuple[int, ...] | None = struct.field(pytree_node=False, default=None)
+    """Hidden layer widths of the value MLP; None: hidden_sizes (static)."""
+    activation: Activation = struct.field(pytree_node=False, default="tanh")
+    """Activation of the hidden layers (MLPs and CNN torso) (static)."""
     layer_norm: bool = struct.field(pytree_node=False, default=False)
-    """LayerNorm after each hidden layer (static)."""
-    policy_head: str = struct.field(pytree_node=False, default="gaussian")
-    """Continuous action head: 'gaussian' (clipped) or 'tanh_gaussian' (static)."""
+    """LayerNorm after each hidden layer of the MLPs (static)."""
+    torso: Torso = struct.field(pytree_node=False, default="mlp")
+    """Observation torso before each MLP (policy and value have their own): 'mlp': none, the
+    MLPs read the observation vector; 'cnn': the cnn_* convolutions on [H, W, C] observations
+    (grids, images), flattened. From Python, any name registered in jaxrl.networks.TORSOS
+    (static)."""
+    cnn_channels: tuple[int, ...] = struct.field(pytree_node=False, default=(16, 32))
+    """torso='cnn': output channels of each convolution (static)."""
+    cnn_kernel_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(3, 3))
+    """torso='cnn': square kernel side of each convolution, one per channel entry (static)."""
+    cnn_strides: tuple[int, ...] = struct.field(pytree_node=False, default=(1, 1))
+    """torso='cnn': stride of each convolution, one per channel entry (static)."""
+    policy_head: PolicyHead = struct.field(pytree_node=False, default="gaussian")
+    """Continuous action head: 'gaussian' (sample clipped to the action box) or
+    'tanh_gaussian'; discrete actions always use a categorical head (static)."""
     normalize_obs: bool = struct.field(pytree_node=False, default=True)
     """Normalise observations with running statistics (static)."""
     normalize_advantages: bool = struct.field(pytree_node=False, default=True)
@@ -88,10 +115,7 @@ class Config:
                 f"Config.num_minibatches={self.num_minibatches} must divide the batch "
                 f"num_envs * num_steps = {self.num_envs} * {self.num_steps} = {batch}"
             )
-        if self.policy_head not in POLICY_HEADS:
-            raise ValueError(
-                f"Config.policy_head must be one of {POLICY_HEADS}, got {self.policy_head!r}"
-            )
+        network_config(self).validate()
         check_ranges(self, RANGES)
 
 
@@ -122,19 +146,26 @@ def steps_per_iteration(config: Config) -> int:
     return config.num_envs * config.num_steps
 
 
-def make_networks(config: Config, env: Env) -> tuple[PolicyNetwork, ValueNetwork]:
-    """Policy and value modules for ``env``'s spaces."""
-    spec = env.spec
-    policy = PolicyNetwork(
-        action_dim=spec.action_dim,
-        discrete=spec.discrete,
-        hidden_sizes=config.hidden_sizes,
+def network_config(config: Config) -> NetworkConfig:
+    """The :class:`jaxrl.networks.NetworkConfig` that ``config``'s network fields describe."""
+    widths = lambda own: tuple(config.hidden_sizes if own is None else own)  # noqa: E731
+    return NetworkConfig(
+        policy_hidden_sizes=widths(config.policy_hidden_sizes),
+        value_hidden_sizes=widths(config.value_hidden_sizes),
         activation=config.activation,
         layer_norm=config.layer_norm,
-        head=config.policy_head,
+        policy_head=config.policy_head,
+        torso=config.torso,
+        cnn_channels=tuple(config.cnn_channels),
+        cnn_kernel_sizes=tuple(config.cnn_kernel_sizes),
+        cnn_strides=tuple(config.cnn_strides),
     )
-    value = ValueNetwork(config.hidden_sizes, config.activation, config.layer_norm)
-    return policy, value
+
+
+def make_networks(config: Config, env: Env) -> tuple[PolicyNetwork, ValueNetwork]:
+    """Policy and value modules for ``env``'s spaces, from :func:`jaxrl.networks.actor_critic`
+    with the config's network fields (see :func:`network_config`)."""
+    return actor_critic(env.spec, network_config(config))
 
 
 def make_optimizer(
@@ -170,8 +201,18 @@ def init(config: Config, env: Env, key: PRNGKey) -> State:
     )
 
 
-def _preprocess(config: Config, normalizer: RunningStats, obs: jax.Array) -> jax.Array:
+def preprocess(config: Config, normalizer: RunningStats, obs: jax.Array) -> jax.Array:
+    """What the networks see: ``obs`` normalised with the running statistics (if
+    ``normalize_obs``), else unchanged."""
     return normalizer.normalize(obs) if config.normalize_obs else obs
+
+
+_preprocess = preprocess  # the earlier private name, still used by agents/gorl.py
+
+
+def flatten_time(x: jax.Array) -> jax.Array:
+    """``[T, num_envs, ...] -> [T * num_envs, ...]``: a rollout as a flat training batch."""
+    return x.reshape(-1, *x.shape[2:])
 
 
 ActionFn = Callable[[jax.Array, Any, jax.Array], jax.Array]
@@ -201,7 +242,7 @@ def make_policy_fn(
     to_env = action_fn or _default_action_fn(env)
 
     def policy_fn(obs: jax.Array, key: PRNGKey):
-        dist = policy.apply(params["policy"], _preprocess(config, normalizer, obs))
+        dist = policy.apply(params["policy"], preprocess(config, normalizer, obs))
         raw = dist.sample(key)
         return to_env(obs, dist, raw), raw, {"log_prob": dist.log_prob(raw)}
 
@@ -220,7 +261,7 @@ def act(
     """Env actions for a batch of observations (the mode of the policy if ``deterministic``);
     ``action_fn`` as in :func:`make_policy_fn`."""
     policy, _ = make_networks(config, env)
-    dist = policy.apply(state.params["policy"], _preprocess(config, state.normalizer, obs))
+    dist = policy.apply(state.params["policy"], preprocess(config, state.normalizer, obs))
     raw = dist.mode() if deterministic else dist.sample(key)
     return (action_fn or _default_action_fn(env))(obs, dist, raw)
 
@@ -303,7 +344,7 @@ def ppo_loss(
     """Total loss of eq. 9: ``L_clip + vf_coef * L_V - ent_coef * H`` (plus
     ``extra_loss(dist)`` when given; its info is merged into the returned info)."""
     policy, value_net = make_networks(config, env)
-    obs = _preprocess(config, normalizer, batch.obs)
+    obs = preprocess(config, normalizer, batch.obs)
     dist = policy.apply(params["policy"], obs)
     adv, w = batch.advantage, batch.weight
     if config.normalize_advantages:
@@ -340,8 +381,8 @@ def compute_advantages(
     Returns ``(values, advantages, targets)``.
     """
     _, value_net = make_networks(config, env)
-    values = value_net.apply(params["value"], _preprocess(config, normalizer, traj.obs))
-    next_values = value_net.apply(params["value"], _preprocess(config, normalizer, traj.next_obs))
+    values = value_net.apply(params["value"], preprocess(config, normalizer, traj.obs))
+    next_values = value_net.apply(params["value"], preprocess(config, normalizer, traj.next_obs))
     advantages, targets = gae(
         traj.reward * config.reward_scale,
         values,
@@ -363,28 +404,74 @@ def sgd_epochs(
     key,
     num_epochs: int,
     num_minibatches: int,
+    target_kl: jax.Array | None = None,
+    skip_empty: bool = False,
 ) -> tuple[Any, Any, dict[str, jax.Array]]:
     """``num_epochs`` shuffled passes of ``num_minibatches`` gradient steps of ``loss_fn(params,
     minibatch) -> (loss, info)`` over a flat ``batch``. Returns params, optimiser state and the
-    mean of the loss infos (plus the gradient norm)."""
+    mean of the loss infos (plus the gradient norm).
+
+    Two optional hooks turn some steps into no-ops (the step is computed, then its parameter and
+    optimiser updates are selected away, so shapes and loop counts stay static):
+
+    - ``target_kl``: the per-minibatch early stop of CleanRL / PROPS. Before each step, the
+      minibatch's ``info["approx_kl"]`` (computed at the current parameters) is compared with
+      ``target_kl``; once it exceeds it, this and every later step is skipped.
+    - ``skip_empty``: skip steps whose minibatch's ``weight`` (a 0/1 validity mask, as in
+      :class:`Batch`) sums to 0, so a partly filled fixed-shape buffer takes no Adam step on
+      padding alone.
+
+    With either hook the infos are averaged over the steps taken, and ``updates`` (steps taken)
+    and ``stopped`` (1 if the KL stop fired) are added. Without them the computation is exactly
+    PPO's plain loop.
+
+    The stop is a select inside ``lax.scan``, not a ``lax.while_loop``: stopped runs still pay
+    for the remaining gradients, but data-dependent loops inside the compiled chunk hung XLA:CPU
+    intermittently on this project's machines (as the ``lax.cond`` reset in
+    ``jaxrl/rollout.py`` did).
+    """
     size = jax.tree.leaves(batch)[0].shape[0]
+    masked = target_kl is not None or skip_empty
 
     def minibatch_step(carry, mb):
-        params, opt_state = carry
+        params, opt_state = carry[:2]
+        if masked:  # ``mb`` holds the minibatch's indices
+            mb = jax.tree.map(lambda x: x[mb], batch)
         (loss, info), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return (params, opt_state), {"loss": loss, "grad_norm": optax.tree.norm(grads), **info}
+        updates, new_opt_state = tx.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        row = {"loss": loss, "grad_norm": optax.tree.norm(grads), **info}
+        if not masked:
+            return (new_params, new_opt_state), row
+        stopped = carry[2]
+        if target_kl is not None:
+            stopped = stopped | (info["approx_kl"] > target_kl)
+        take = ~stopped
+        if skip_empty:
+            take = take & (jnp.sum(mb.weight) > 0)
+        select = lambda a, b: jax.tree.map(lambda x, y: jnp.where(take, x, y), a, b)  # noqa: E731
+        carry = (select(new_params, params), select(new_opt_state, opt_state), stopped)
+        return carry, (row, take)
 
     def epoch(carry, epoch_key):
-        perm = jax.random.permutation(epoch_key, size)
-        shuffled = jax.tree.map(lambda x: x[perm].reshape(num_minibatches, -1, *x.shape[1:]), batch)
-        return jax.lax.scan(minibatch_step, carry, shuffled)
+        index = jax.random.permutation(epoch_key, size).reshape(num_minibatches, -1)
+        # Where the minibatch is gathered (per epoch here, per step in the masked loop) changes
+        # XLA's fusion and so the last bits of the gradients; each path keeps the placement of
+        # the loop it replaced, so earlier PPO and PROPS runs reproduce bit for bit.
+        minibatches = index if masked else jax.tree.map(lambda x: x[index], batch)
+        return jax.lax.scan(minibatch_step, carry, minibatches)
 
-    (params, opt_state), infos = jax.lax.scan(
-        epoch, (params, opt_state), jax.random.split(key, num_epochs)
-    )
-    return params, opt_state, jax.tree.map(jnp.mean, infos)
+    carry = (params, opt_state, jnp.array(False)) if masked else (params, opt_state)
+    carry, rows = jax.lax.scan(epoch, carry, jax.random.split(key, num_epochs))
+    if not masked:
+        return carry[0], carry[1], jax.tree.map(jnp.mean, rows)
+    rows, taken = jax.tree.map(lambda x: x.reshape(-1), rows)
+    updates = jnp.sum(taken.astype(jnp.float32))
+    n = jnp.maximum(updates, 1.0)
+    info = {k: jnp.sum(jnp.where(taken, v.astype(jnp.float32), 0.0)) / n for k, v in rows.items()}
+    info["updates"] = updates
+    info["stopped"] = carry[2].astype(jnp.float32)
+    return carry[0], carry[1], info
 
 
 def learning_rate(config: Config, step: jax.Array) -> jax.Array:
@@ -423,14 +510,13 @@ def train_step(
     values, advantages, targets = compute_advantages(
         config, env, state.params, state.normalizer, traj
     )
-    flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731
     batch = Batch(
-        obs=flat(traj.obs),
-        raw_action=flat(traj.raw_action),
-        log_prob=flat(traj.extras["log_prob"]),
-        value=flat(values),
-        advantage=flat(advantages),
-        target=flat(targets),
+        obs=flatten_time(traj.obs),
+        raw_action=flatten_time(traj.raw_action),
+        log_prob=flatten_time(traj.extras["log_prob"]),
+        value=flatten_time(values),
+        advantage=flatten_time(advantages),
+        target=flatten_time(targets),
     )
     lr = learning_rate(config, state.step)
     tx = make_optimizer(config, lr)

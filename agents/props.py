@@ -38,9 +38,11 @@ Choices (each checked against the authors' code where the spec marked it unverif
   ``phi`` was copied from (post-update), not the PPOROS quirk of a pre-update anchor.
 - **Target update**: CleanRL PPO on the whole buffer with GAE over the chronologically ordered
   buffer, minibatches drawn from the whole buffer, and the per-minibatch early stop at
-  ``target_kl`` of the authors' ``update_ppo``. Before the buffer is full, the unfilled slots are
-  masked out of every mean (the authors train on the filled prefix; the minibatch count here is
-  fixed, so minibatches are smaller in the first ``b - 1`` iterations).
+  ``target_kl`` of the authors' ``update_ppo`` (the ``target_kl`` hook of
+  :func:`agents.ppo.sgd_epochs`, which the behaviour update uses too). Before the buffer is
+  full, the unfilled slots are masked out of every mean (the authors train on the filled prefix;
+  the minibatch count here is fixed, so minibatches are smaller in the first ``b - 1``
+  iterations).
 - **Observation statistics** are updated after every ``m``-step collection (the authors'
   ``NormalizeObservation`` updates at every step); the buffer stores raw observations and
   every update normalises them with the current statistics. There is no reward normaliser (PPO's
@@ -48,13 +50,13 @@ Choices (each checked against the authors' code where the spec marked it unverif
 - **Sampling error** (:func:`sampling_error`): the authors' *unweighted* ``compute_se`` (the
   2025 discrete code is unweighted too; the ``|advantage|``-weighted variant in later PPOROS
   revisions is not used): an empirical policy ``pi_D`` starts as a copy of ``pi_theta`` with the
-  hidden-layer kernels frozen (biases, output layer and log-std train, log-std clamped to
-  [-3, 1]), is fitted by maximum likelihood to the buffer (Adam, gradient norm 1), and
-  ``SE = mean_D [log pi_D(a|s) - log pi_theta(a|s)]`` estimates KL(pi_D || pi_theta). For discrete
-  actions :func:`counts_kl` adds the exact KL between the buffer's action histogram and
-  ``pi_theta`` averaged over the buffer's states (exact for single-state tasks such as bandits).
-  Both are measured on the buffer the PPO update is about to use, against the ``theta`` it treats
-  that buffer as on-policy for.
+  hidden-layer kernels (and a CNN torso's) frozen (biases, output layer and log-std train,
+  log-std clamped to [-3, 1]), is fitted by maximum likelihood to the buffer (Adam, gradient
+  norm 1), and ``SE = mean_D [log pi_D(a|s) - log pi_theta(a|s)]`` estimates KL(pi_D ||
+  pi_theta). For discrete actions :func:`counts_kl` adds the exact KL between the buffer's
+  action histogram and ``pi_theta`` averaged over the buffer's states (exact for single-state
+  tasks such as bandits). Both are measured on the buffer the PPO update is about to use,
+  against the ``theta`` it treats that buffer as on-policy for.
 - ``sampling="on_policy"`` gives the PPO-with-buffer baseline (collect with ``pi_theta``) with
   everything else identical; ``buffer_batches=1, sampling="on_policy"`` is PPO with early stopping.
 """
@@ -71,8 +73,9 @@ from flax import struct
 
 from agents import ppo
 from jaxrl import rollout
+from jaxrl.buffers import RingBuffer
 from jaxrl.config import check_ranges
-from jaxrl.networks import Categorical, DiagGaussian, Distribution
+from jaxrl.networks import Categorical, DiagGaussian, Distribution, stop_feature_gradients
 from jaxrl.normalize import RunningStats
 from jaxrl.types import Env, Metrics, PRNGKey, Transition
 
@@ -159,18 +162,6 @@ class Config(ppo.Config):
         check_ranges(self, [(name, 0.0, None) for name in names])
 
 
-class Buffer(struct.PyTreeNode):
-    """Ring buffer of the last ``b * n`` steps of every environment (time-major
-    ``[b * n, num_envs, ...]``), raw (unnormalised) observations and rewards."""
-
-    data: Transition
-    """Stored transitions (``extras`` empty); slot ``pos`` is the next to be written."""
-    pos: jax.Array
-    """Next write position on the time axis (a multiple of ``m``)."""
-    count: jax.Array
-    """Filled time steps (``<= b * n``)."""
-
-
 class State(ppo.State):
     """PPO's state of the target policy (``params``, ``opt_state``, normaliser, envs, key,
     iteration counter) plus the behaviour policy and the buffer."""
@@ -179,8 +170,9 @@ class State(ppo.State):
     """Variables of pi_phi (the policy network's, same shape as ``params["policy"]``)."""
     behaviour_opt_state: Any
     """Adam state of phi; it persists across the phi <- theta resets."""
-    buffer: Buffer
-    """The last ``b`` target batches."""
+    buffer: RingBuffer
+    """The last ``b`` target batches: rows are time steps, each a :class:`Transition` of
+    ``num_envs`` environments (raw observations and rewards, ``extras`` empty)."""
 
 
 def steps_per_iteration(config: Config) -> int:
@@ -196,28 +188,27 @@ def make_behaviour_optimizer(config: Config) -> optax.GradientTransformation:
     )
 
 
-def _empty_buffer(config: Config, env: Env) -> Buffer:
-    spec = env.spec
-    shape = (config.buffer_steps(), config.num_envs)
-    obs = jnp.zeros((*shape, *spec.obs_shape), jnp.float32)
+def _empty_buffer(config: Config, env: Env) -> RingBuffer:
+    """A buffer of ``b * n`` time steps of ``num_envs`` environments."""
+    spec, shape = env.spec, (config.num_envs,)
+    obs = jax.ShapeDtypeStruct((*shape, *spec.obs_shape), jnp.float32)
     if spec.discrete:
-        raw = jnp.zeros(shape, jnp.int32)
-        action = raw
+        raw = action = jax.ShapeDtypeStruct(shape, jnp.int32)
     else:
-        raw = jnp.zeros((*shape, spec.action_dim), jnp.float32)
-        action = jnp.zeros((*shape, *spec.action_space.shape), jnp.float32)
-    flags = jnp.zeros(shape, bool)
-    data = Transition(
+        raw = jax.ShapeDtypeStruct((*shape, spec.action_dim), jnp.float32)
+        action = jax.ShapeDtypeStruct((*shape, *spec.action_space.shape), jnp.float32)
+    flags = jax.ShapeDtypeStruct(shape, bool)
+    step = Transition(
         obs=obs,
         action=action,
         raw_action=raw,
-        reward=jnp.zeros(shape, jnp.float32),
+        reward=jax.ShapeDtypeStruct(shape, jnp.float32),
         terminated=flags,
         truncated=flags,
         next_obs=obs,
         extras={},
     )
-    return Buffer(data=data, pos=jnp.zeros((), jnp.int32), count=jnp.zeros((), jnp.int32))
+    return RingBuffer.create(step, config.buffer_steps())
 
 
 def init(config: Config, env: Env, key: PRNGKey) -> State:
@@ -249,41 +240,10 @@ def act(
 # --- buffer ----------------------------------------------------------------------------------
 
 
-def buffer_add(buffer: Buffer, traj: Transition) -> Buffer:
-    """Write ``m`` time steps ``[m, num_envs, ...]`` at ``pos`` (overwriting the oldest ``m``
-    steps once full)."""
-    size = buffer.data.obs.shape[0]
-    m = traj.obs.shape[0]
-    traj = traj.replace(extras={})
-
-    def write(old: jax.Array, new: jax.Array) -> jax.Array:
-        start = (buffer.pos,) + (0,) * (old.ndim - 1)
-        return jax.lax.dynamic_update_slice(old, new.astype(old.dtype), start)
-
-    return Buffer(
-        data=jax.tree.map(write, buffer.data, traj),
-        pos=(buffer.pos + m) % size,
-        count=jnp.minimum(buffer.count + m, size),
-    )
-
-
-def buffer_chronological(buffer: Buffer) -> tuple[Transition, jax.Array]:
-    """The buffer ordered oldest to newest along time, and its validity mask ``[b * n]`` (the
-    unfilled slots come first, so GAE's backward recursion never carries into valid steps)."""
-    size = buffer.data.obs.shape[0]
-    order = (buffer.pos + jnp.arange(size)) % size
-    data = jax.tree.map(lambda x: x[order], buffer.data)
-    valid = jnp.arange(size) >= size - buffer.count
-    return data, valid
-
-
-def behaviour_mask(buffer: Buffer, m: int) -> jax.Array:
+def behaviour_mask(buffer: RingBuffer, m: int) -> jax.Array:
     """Valid steps of the chronological buffer that enter the behaviour loss: all filled steps,
-    minus the oldest ``m``-batch once the buffer is full (the next collection evicts it)."""
-    size = buffer.data.obs.shape[0]
-    t = jnp.arange(size)
-    start = size - buffer.count + jnp.where(buffer.count == size, m, 0)
-    return t >= start
+    minus those the next collection of ``m`` steps evicts (the oldest ``m``-batch once full)."""
+    return buffer.valid() & ~buffer.oldest(buffer.count + m - buffer.capacity)
 
 
 # --- losses ----------------------------------------------------------------------------------
@@ -355,70 +315,6 @@ def props_behaviour_loss(
 # --- updates ---------------------------------------------------------------------------------
 
 
-def sgd_epochs_kl_stop(
-    loss_fn,
-    params: Any,
-    opt_state: Any,
-    tx: optax.GradientTransformation,
-    batch: Any,
-    key: PRNGKey,
-    num_epochs: int,
-    num_minibatches: int,
-    target_kl: jax.Array,
-) -> tuple[Any, Any, dict[str, jax.Array]]:
-    """Like :func:`agents.ppo.sgd_epochs`, but before each minibatch step the ``approx_kl`` of
-    ``loss_fn(params, minibatch) -> (loss, info)`` is compared with ``target_kl`` and, once it is
-    exceeded, no further step is taken (the authors' per-minibatch early stop). ``batch.weight``
-    marks valid samples; a minibatch without any is skipped.
-
-    A ``lax.scan`` over all ``num_epochs * num_minibatches`` steps whose updates are selected
-    away after the stop, not a ``lax.while_loop``: stopped runs still pay for the remaining
-    gradients, but data-dependent loops inside the compiled chunk hung XLA:CPU intermittently on
-    this project's machines (as the ``lax.cond`` reset in ``jaxrl/rollout.py`` did).
-
-    Returns params, optimiser state and the mean infos of the steps taken plus ``updates`` (steps
-    taken), ``stopped`` (1 if the KL stop fired) and ``grad_norm``.
-    """
-    size = jax.tree.leaves(batch)[0].shape[0]
-    total = num_epochs * num_minibatches
-    perms = jax.vmap(lambda k: jax.random.permutation(k, size))(jax.random.split(key, num_epochs))
-    index = perms.reshape(total, size // num_minibatches)
-
-    def step(carry, idx):
-        params, opt_state, stopped = carry
-        mb = jax.tree.map(lambda x: x[idx], batch)
-        (loss, info), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
-        stopped = stopped | (info["approx_kl"] > target_kl)
-        take = ~stopped & (jnp.sum(mb.weight) > 0)
-        new_updates, new_opt_state = tx.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, new_updates)
-        select = lambda a, b: jax.tree.map(lambda x, y: jnp.where(take, x, y), a, b)  # noqa: E731
-        row = {**info, "loss": loss, "grad_norm": optax.tree.norm(grads)}
-        row = {k: v.astype(jnp.float32) for k, v in row.items()}
-        return (select(new_params, params), select(new_opt_state, opt_state), stopped), (
-            row,
-            take,
-        )
-
-    (params, opt_state, stopped), (rows, taken) = jax.lax.scan(
-        step, (params, opt_state, jnp.array(False)), index
-    )
-    updates = jnp.sum(taken.astype(jnp.float32))
-    n = jnp.maximum(updates, 1.0)
-    info = {k: jnp.sum(jnp.where(taken, v, 0.0)) / n for k, v in rows.items()}
-    info["updates"] = updates
-    info["stopped"] = stopped.astype(jnp.float32)
-    return params, opt_state, info
-
-
-def _normalize(config: Config, normalizer: RunningStats, obs: jax.Array) -> jax.Array:
-    return normalizer.normalize(obs) if config.normalize_obs else obs
-
-
-def _flat(x: jax.Array) -> jax.Array:
-    return x.reshape(-1, *x.shape[2:])
-
-
 def behaviour_batch(
     config: Config,
     env: Env,
@@ -429,15 +325,15 @@ def behaviour_batch(
 ) -> BehaviourBatch:
     """Flatten ``[T, E]`` buffer data and record pi_theta's log-probs and distribution on it."""
     policy, _ = ppo.make_networks(config, env)
-    obs = _normalize(config, normalizer, _flat(data.obs))
-    raw = _flat(data.raw_action)
+    obs = ppo.preprocess(config, normalizer, ppo.flatten_time(data.obs))
+    raw = ppo.flatten_time(data.raw_action)
     dist = policy.apply(theta_policy, obs)
     return BehaviourBatch(
         obs=obs,
         raw_action=raw,
         target_log_prob=dist.log_prob(raw),
         target_dist=dist,
-        weight=_flat(weight).astype(jnp.float32),
+        weight=ppo.flatten_time(weight).astype(jnp.float32),
     )
 
 
@@ -447,7 +343,7 @@ def behaviour_update(
     theta_policy: Any,
     behaviour_opt_state: Any,
     normalizer: RunningStats,
-    buffer: Buffer,
+    buffer: RingBuffer,
     key: PRNGKey,
 ) -> tuple[Any, Any, dict[str, jax.Array]]:
     """phi <- theta, then the early-stopped minibatch epochs on :func:`props_behaviour_loss`
@@ -456,12 +352,12 @@ def behaviour_update(
 
     Returns phi, its optimiser state and metrics (``props_approx_kl`` is the approximate KL of
     the final phi over the whole behaviour batch)."""
-    data, _ = buffer_chronological(buffer)
+    data, _ = buffer.chronological()
     mask = behaviour_mask(buffer, config.props_num_steps)
     weight = jnp.broadcast_to(mask[:, None], data.reward.shape)
     batch = behaviour_batch(config, env, theta_policy, normalizer, data, weight)
     loss_fn = lambda p, mb: props_behaviour_loss(p, config, env, mb)  # noqa: E731
-    phi, opt_state, info = sgd_epochs_kl_stop(
+    phi, opt_state, info = ppo.sgd_epochs(
         loss_fn,
         theta_policy,
         behaviour_opt_state,
@@ -470,7 +366,8 @@ def behaviour_update(
         key,
         config.props_num_epochs,
         config.props_num_minibatches,
-        config.props_target_kl,
+        target_kl=config.props_target_kl,
+        skip_empty=True,
     )
     _, final = props_behaviour_loss(phi, config, env, batch)
     metrics = {
@@ -494,28 +391,18 @@ def _clamp_log_std(dist: Distribution) -> Distribution:
     return dist.replace(log_std=jnp.clip(dist.log_std, -3.0, 1.0))
 
 
-def _freeze_hidden_kernels(params: Any, num_hidden: int) -> Any:
-    """``stop_gradient`` on the kernels of the policy MLP's hidden layers (the empirical policy
-    keeps pi_theta's features, as ROS and ``compute_se`` do)."""
-    mlp = dict(params["params"]["MLP_0"])
-    for i in range(num_hidden):
-        layer = dict(mlp[f"Dense_{i}"])
-        layer["kernel"] = jax.lax.stop_gradient(layer["kernel"])
-        mlp[f"Dense_{i}"] = layer
-    return {**params, "params": {**params["params"], "MLP_0": mlp}}
-
-
 def fit_empirical_policy(
     config: Config, env: Env, theta_policy: Any, batch: BehaviourBatch, key: PRNGKey
 ) -> Any:
-    """pi_D: pi_theta refitted by maximum likelihood to the weighted batch (hidden kernels
-    frozen, log-std clamped to [-3, 1]; Adam at ``se_learning_rate``, gradient norm 1,
-    ``se_epochs`` passes of ``se_num_minibatches`` minibatches)."""
+    """pi_D: pi_theta refitted by maximum likelihood to the weighted batch with pi_theta's
+    features kept (every kernel but the output layer's frozen, as ROS and ``compute_se`` freeze
+    the hidden layers: :func:`jaxrl.networks.stop_feature_gradients`), log-std clamped to
+    [-3, 1]; Adam at ``se_learning_rate``, gradient norm 1, ``se_epochs`` passes of
+    ``se_num_minibatches`` minibatches."""
     policy, _ = ppo.make_networks(config, env)
-    num_hidden = len(config.hidden_sizes)
 
     def loss_fn(params, mb):
-        dist = _clamp_log_std(policy.apply(_freeze_hidden_kernels(params, num_hidden), mb.obs))
+        dist = _clamp_log_std(policy.apply(stop_feature_gradients(policy, params), mb.obs))
         return -ppo.weighted_mean(dist.log_prob(mb.raw_action), mb.weight), {}
 
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(config.se_learning_rate))
@@ -602,7 +489,7 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
         state = state.replace(
             behaviour_params=phi,
             behaviour_opt_state=phi_opt_state,
-            buffer=buffer_add(state.buffer, traj),
+            buffer=state.buffer.add(traj.replace(extras={})),
             env_state=env_state,
             normalizer=normalizer,
         )
@@ -613,7 +500,7 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
     )
 
     # The target update over the whole buffer, everything recomputed under the current theta.
-    data, valid = buffer_chronological(state.buffer)
+    data, valid = state.buffer.chronological()
     weight = jnp.broadcast_to(valid[:, None], data.reward.shape).astype(jnp.float32)
     values, advantages, targets = ppo.compute_advantages(
         config, env, state.params, state.normalizer, data
@@ -628,17 +515,17 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
             theta_batch.target_dist.logits, theta_batch.raw_action, theta_batch.weight
         )
     batch = ppo.Batch(
-        obs=_flat(data.obs),
+        obs=ppo.flatten_time(data.obs),
         raw_action=theta_batch.raw_action,
         log_prob=theta_batch.target_log_prob,
-        value=_flat(values),
-        advantage=_flat(advantages),
-        target=_flat(targets),
+        value=ppo.flatten_time(values),
+        advantage=ppo.flatten_time(advantages),
+        target=ppo.flatten_time(targets),
         weight=theta_batch.weight,
     )
     lr = ppo.learning_rate(config, state.step)
     loss_fn = lambda p, mb: ppo.ppo_loss(p, config, env, state.normalizer, mb)  # noqa: E731
-    params, opt_state, info = sgd_epochs_kl_stop(
+    params, opt_state, info = ppo.sgd_epochs(
         loss_fn,
         state.params,
         state.opt_state,
@@ -647,7 +534,8 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
         k_sgd,
         config.num_epochs,
         config.num_minibatches,
-        config.target_kl,
+        target_kl=config.target_kl,
+        skip_empty=True,
     )
     new_state = state.replace(params=params, opt_state=opt_state, key=key, step=state.step + 1)
     metrics = {
@@ -656,7 +544,7 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
         **_merge_episode_metrics(episode_info),
         **se_metrics,
         "learning_rate": lr,
-        "value_mean": ppo.weighted_mean(_flat(values), weight.reshape(-1)),
+        "value_mean": ppo.weighted_mean(ppo.flatten_time(values), weight.reshape(-1)),
         "buffer_fill": state.buffer.count.astype(jnp.float32) / config.buffer_steps(),
     }
     return new_state, metrics

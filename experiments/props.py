@@ -48,9 +48,10 @@ import tyro
 
 import envs
 import jaxrl
-from agents import props
+from agents import ppo, props
 from agents.presets import PROPS_PAPER, PROPS_PRESETS
 from jaxrl.loggers import JsonlLogger
+from jaxrl.networks import output_layer_path
 from jaxrl.stats import paired_difference
 from jaxrl.types import Discrete, EnvSpec, TimeStep
 
@@ -150,13 +151,19 @@ CONTINUOUS_FIXED = dict(
 """PROPS and sampling-error-fit settings of the continuous check (m = 4)."""
 
 
-def with_target_logits(state: props.State, logits: jax.Array) -> props.State:
-    """Set pi_theta(.|s) = softmax(logits) for every s (zero last kernel, bias = logits)."""
-    policy = state.params["policy"]
-    mlp = dict(policy["params"]["MLP_0"])
-    last = f"Dense_{len(mlp) - 1}"
-    mlp[last] = {"kernel": jnp.zeros_like(mlp[last]["kernel"]), "bias": logits}
-    policy = {"params": {**policy["params"], "MLP_0": mlp}}
+def with_target_logits(
+    config: props.Config, env, state: props.State, logits: jax.Array
+) -> props.State:
+    """Set pi_theta(.|s) = softmax(logits) for every s (zero output kernel, bias = logits)."""
+    path = output_layer_path(ppo.make_networks(config, env)[0])
+
+    def set_output(p: tuple, x: jax.Array) -> jax.Array:
+        keys = tuple(getattr(k, "key", k) for k in p)
+        if keys[:-1] != path:
+            return x
+        return jnp.zeros_like(x) if keys[-1] == "kernel" else jnp.broadcast_to(logits, x.shape)
+
+    policy = jax.tree_util.tree_map_with_path(set_output, state.params["policy"])
     return state.replace(params={**state.params, "policy": policy}, behaviour_params=policy)
 
 
@@ -177,12 +184,14 @@ def fixed_target_table(batches: int = 8, seeds: int = 16) -> dict[str, dict[str,
     """Mean sampling error of on-policy sampling and PROPS at budgets 64, 128, ..., 64 batches,
     for the discrete and the continuous fixed target; printed and returned."""
     logits = jnp.log(jnp.asarray(TARGET_PROBS, jnp.float32))
+    bandit = DiscreteBandit(len(TARGET_PROBS))
+    discrete = props.Config(**FIXED, buffer_batches=batches, **DISCRETE_FIXED)
     cases = {
         "discrete (counts KL)": (
-            DiscreteBandit(len(TARGET_PROBS)),
-            props.Config(**FIXED, buffer_batches=batches, **DISCRETE_FIXED),
+            bandit,
+            discrete,
             "sampling_error_counts",
-            lambda s: with_target_logits(s, logits),
+            lambda s: with_target_logits(discrete, bandit, s, logits),
             lambda n: (len(TARGET_PROBS) - 1) / (2 * n),
         ),
         "continuous (fitted KL)": (

@@ -2,12 +2,25 @@
 
 Distributions are small pytrees with ``sample``/``log_prob``/``entropy``/``mode`` so that agents can
 be written against one interface for continuous and discrete actions.
+
+:func:`actor_critic` is the factory of the on-policy agents (PPO and the agents built on it): a
+policy and a value network, each an optional observation *torso* (a CNN for grid or image
+observations, or any encoder registered in :data:`TORSOS`) followed by its own MLP, configured by
+a :class:`NetworkConfig` that the agents fill from their documented ``Config`` fields.
+
+Layer names are explicit and stable (:func:`dense_name`, :data:`MLP_NAME`), so code that reaches
+into parameters (PROPS's frozen features, :func:`output_layer_path`) does not depend on Flax's
+automatic naming. They are the names Flax used to generate for these modules, so parameters,
+their initial values (Flax derives them from the names) and checkpoints of earlier versions are
+unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
+from typing import Any, Literal, get_args
 
 import flax.linen as nn
 import jax
@@ -15,6 +28,9 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.types import Box, EnvSpec, PRNGKey
+
+Activation = Literal["tanh", "relu", "elu", "gelu", "silu", "swish"]
+"""Names of the activation functions (the keys of :data:`ACTIVATIONS`)."""
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": nn.tanh,
@@ -33,8 +49,15 @@ def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[name]
 
 
+def dense_name(i: int) -> str:
+    """Name of an :class:`MLP`'s ``i``-th Dense layer (the output layer is
+    ``dense_name(len(hidden_sizes))``); hidden layer ``i``'s LayerNorm is ``LayerNorm_{i}``."""
+    return f"Dense_{i}"
+
+
 class MLP(nn.Module):
-    """Multi-layer perceptron with orthogonal initialisation and optional LayerNorm.
+    """Multi-layer perceptron with orthogonal initialisation and optional LayerNorm. Its layers
+    are named by :func:`dense_name`.
 
     Attributes:
         hidden_sizes: widths of the hidden layers.
@@ -53,16 +76,53 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = activation_fn(self.activation)
-        for width in self.hidden_sizes:
-            x = nn.Dense(width, kernel_init=nn.initializers.orthogonal(math.sqrt(2.0)))(x)
+        for i, width in enumerate(self.hidden_sizes):
+            init = nn.initializers.orthogonal(math.sqrt(2.0))
+            x = nn.Dense(width, kernel_init=init, name=dense_name(i))(x)
             if self.layer_norm:
-                x = nn.LayerNorm()(x)
+                x = nn.LayerNorm(name=f"LayerNorm_{i}")(x)
             x = act(x)
         if self.output_dim is not None:
+            init = nn.initializers.orthogonal(self.output_scale)
             x = nn.Dense(
-                self.output_dim, kernel_init=nn.initializers.orthogonal(self.output_scale)
+                self.output_dim, kernel_init=init, name=dense_name(len(self.hidden_sizes))
             )(x)
         return x
+
+
+class CNN(nn.Module):
+    """Small convolutional torso for grid or image observations ``[..., H, W, C]`` (any leading
+    batch axes): ``SAME``-padded square convolutions (orthogonal init, gain sqrt 2), each
+    followed by the activation, then flattened to ``[..., features]``. Layers are named
+    ``Conv_{i}``.
+
+    Attributes:
+        channels: output channels of each convolution.
+        kernel_sizes: side of each square kernel (one per convolution).
+        strides: stride of each convolution (one per convolution).
+        activation: name in :data:`ACTIVATIONS`.
+    """
+
+    channels: Sequence[int] = (16, 32)
+    kernel_sizes: Sequence[int] = (3, 3)
+    strides: Sequence[int] = (1, 1)
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if x.ndim < 3:
+            raise ValueError(f"the CNN torso needs observations [..., H, W, C], got {x.shape}")
+        act = activation_fn(self.activation)
+        lead = x.shape[:-3]
+        x = x.reshape(-1, *x.shape[-3:])
+        layers = zip(self.channels, self.kernel_sizes, self.strides, strict=True)
+        for i, (channels, size, stride) in enumerate(layers):
+            init = nn.initializers.orthogonal(math.sqrt(2.0))
+            x = nn.Conv(
+                channels, (size, size), (stride, stride), "SAME", kernel_init=init, name=f"Conv_{i}"
+            )(x)
+            x = act(x)
+        return x.reshape(*lead, -1)
 
 
 class Ensemble(nn.Module):
@@ -162,16 +222,24 @@ class Categorical(struct.PyTreeNode):
 
 Distribution = DiagGaussian | TanhGaussian | Categorical
 
-POLICY_HEADS = ("gaussian", "tanh_gaussian")
+PolicyHead = Literal["gaussian", "tanh_gaussian"]
+"""Continuous-action heads of :class:`PolicyNetwork`."""
+
+POLICY_HEADS = get_args(PolicyHead)
+
+MLP_NAME = "MLP_0"
+"""Name of the MLP inside :class:`PolicyNetwork` and :class:`ValueNetwork`."""
 
 
 class PolicyNetwork(nn.Module):
-    """Stochastic policy: an MLP torso and a distribution head.
+    """Stochastic policy: an optional observation torso, an MLP and a distribution head.
 
     Continuous actions use a Gaussian whose log-std is a learned, state-independent vector (the
     PPO convention) with ``head="gaussian"`` (the env action is the sample clipped to [-1, 1]) or
     ``head="tanh_gaussian"`` (the env action is ``tanh`` of the sample). Discrete actions use a
-    categorical head.
+    categorical head. ``torso`` (a module mapping observations to feature vectors, e.g.
+    :class:`CNN`; its parameters are named ``torso``) runs before the MLP; ``None`` feeds the
+    observation vector to the MLP directly.
     """
 
     action_dim: int
@@ -181,12 +249,19 @@ class PolicyNetwork(nn.Module):
     layer_norm: bool = False
     head: str = "gaussian"
     init_log_std: float = 0.0
+    torso: nn.Module | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> Distribution:
+        x = obs if self.torso is None else self.torso(obs)
         out = MLP(
-            self.hidden_sizes, self.action_dim, self.activation, self.layer_norm, output_scale=0.01
-        )(obs)
+            self.hidden_sizes,
+            self.action_dim,
+            self.activation,
+            self.layer_norm,
+            output_scale=0.01,
+            name=MLP_NAME,
+        )(x)
         if self.discrete:
             return Categorical(logits=out)
         log_std = self.param(
@@ -201,17 +276,115 @@ class PolicyNetwork(nn.Module):
 
 
 class ValueNetwork(nn.Module):
-    """State-value function V(s): an MLP with a scalar output."""
+    """State-value function V(s): an optional observation torso (as in :class:`PolicyNetwork`)
+    and an MLP with a scalar output."""
 
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     layer_norm: bool = False
+    torso: nn.Module | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        return MLP(self.hidden_sizes, 1, self.activation, self.layer_norm, output_scale=1.0)(obs)[
-            ..., 0
-        ]
+        x = obs if self.torso is None else self.torso(obs)
+        mlp = MLP(self.hidden_sizes, 1, self.activation, self.layer_norm, 1.0, name=MLP_NAME)
+        return mlp(x)[..., 0]
+
+
+def output_layer_path(policy: PolicyNetwork) -> tuple[str, ...]:
+    """Path of ``policy``'s output Dense layer in its variables (``kernel`` and ``bias`` below
+    it): ``("params", MLP_NAME, dense_name(len(hidden_sizes)))``."""
+    return ("params", MLP_NAME, dense_name(len(policy.hidden_sizes)))
+
+
+def stop_feature_gradients(policy: PolicyNetwork, variables: Any) -> Any:
+    """``variables`` of ``policy`` with ``stop_gradient`` on every weight kernel except the
+    output layer's: the torso's and the MLP's hidden layers' kernels (the features) are frozen;
+    biases, LayerNorm parameters, the output layer and the log-std still train."""
+    output = (*output_layer_path(policy), "kernel")
+
+    def freeze(path: tuple[Any, ...], x: jax.Array) -> jax.Array:
+        keys = tuple(getattr(k, "key", k) for k in path)
+        return jax.lax.stop_gradient(x) if keys[-1] == "kernel" and keys != output else x
+
+    return jax.tree_util.tree_map_with_path(freeze, variables)
+
+
+# --- the actor-critic factory ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    """What :func:`actor_critic` builds (hashable, so it can sit in a static config)."""
+
+    policy_hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden widths of the policy MLP."""
+    value_hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden widths of the value MLP."""
+    activation: str = "tanh"
+    """Activation of the MLPs' hidden layers and of the CNN torso (a name in ACTIVATIONS)."""
+    layer_norm: bool = False
+    """LayerNorm after each hidden Dense of the MLPs."""
+    policy_head: str = "gaussian"
+    """Continuous-action head (POLICY_HEADS); discrete action spaces use a categorical head."""
+    torso: str = "mlp"
+    """Key of TORSOS: the observation torso before each MLP ("mlp": none)."""
+    cnn_channels: tuple[int, ...] = (16, 32)
+    """``torso="cnn"``: output channels per convolution."""
+    cnn_kernel_sizes: tuple[int, ...] = (3, 3)
+    """``torso="cnn"``: square kernel side per convolution."""
+    cnn_strides: tuple[int, ...] = (1, 1)
+    """``torso="cnn"``: stride per convolution."""
+
+    def validate(self) -> None:
+        """Raise a ValueError naming the field for an unknown name or mismatched CNN layers."""
+        for name, valid in (
+            ("activation", tuple(ACTIVATIONS)),
+            ("policy_head", POLICY_HEADS),
+            ("torso", tuple(TORSOS)),
+        ):
+            if getattr(self, name) not in valid:
+                raise ValueError(
+                    f"Config.{name} must be one of {valid}, got {getattr(self, name)!r}"
+                )
+        if self.torso == "cnn":
+            lengths = {len(self.cnn_channels), len(self.cnn_kernel_sizes), len(self.cnn_strides)}
+            if len(lengths) != 1:
+                raise ValueError(
+                    "Config.cnn_channels, cnn_kernel_sizes and cnn_strides need one entry per "
+                    f"convolution, got {self.cnn_channels}, {self.cnn_kernel_sizes}, "
+                    f"{self.cnn_strides}"
+                )
+
+
+Torso = Literal["mlp", "cnn"]
+"""The built-in torsos (keys of :data:`TORSOS`)."""
+
+TORSOS: dict[str, Callable[[NetworkConfig], nn.Module | None]] = {
+    "mlp": lambda net: None,
+    "cnn": lambda net: CNN(net.cnn_channels, net.cnn_kernel_sizes, net.cnn_strides, net.activation),
+}
+"""Torso factories by name: ``TORSOS[name](network_config)`` returns a fresh torso module
+(``None``: no torso). Register another encoder here (``TORSOS["resnet"] = make_resnet``) and
+select it with an agent's ``torso="resnet"``; no agent file changes."""
+
+
+def actor_critic(spec: EnvSpec, net: NetworkConfig) -> tuple[PolicyNetwork, ValueNetwork]:
+    """Policy and value modules for ``spec``'s observation and action spaces, each with its own
+    torso (no shared parameters). The default ``NetworkConfig`` gives PPO's 64 x 64 tanh MLPs."""
+    policy = PolicyNetwork(
+        action_dim=spec.action_dim,
+        discrete=spec.discrete,
+        hidden_sizes=net.policy_hidden_sizes,
+        activation=net.activation,
+        layer_norm=net.layer_norm,
+        head=net.policy_head,
+        torso=TORSOS[net.torso](net),
+    )
+    value = ValueNetwork(
+        net.value_hidden_sizes, net.activation, net.layer_norm, torso=TORSOS[net.torso](net)
+    )
+    return policy, value
 
 
 def env_action(dist: Distribution, raw_action: jax.Array, spec: EnvSpec) -> jax.Array:

@@ -1,20 +1,30 @@
-"""Distributions against scipy / numerical references; network shapes."""
+"""Distributions against scipy / numerical references; network shapes, names and the
+actor-critic factory."""
 
+import math
+
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
 
+from jaxrl import networks
 from jaxrl.networks import (
+    CNN,
     MLP,
     Categorical,
     DiagGaussian,
     Ensemble,
+    NetworkConfig,
     PolicyNetwork,
     TanhGaussian,
     ValueNetwork,
+    actor_critic,
     env_action,
+    output_layer_path,
+    stop_feature_gradients,
 )
 from jaxrl.types import Box, Discrete, EnvSpec
 
@@ -91,3 +101,120 @@ def test_policy_heads_and_env_action_bounds():
     assert env_action(dist, dist.mode(), dspec).dtype == jnp.int32
     v = ValueNetwork()
     assert v.apply(v.init(jax.random.key(0), obs), obs).shape == (6,)
+
+
+# --- explicit layer names, the factory, the CNN torso, frozen features -----------------------
+
+
+def _auto_named_policy(layer_norm: bool) -> nn.Module:
+    """The policy network as written before its layers were named explicitly: Flax generates
+    the names from the class names, so the local classes are called MLP and PolicyNetwork."""
+
+    class MLP(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            for width in (64, 64):
+                x = nn.Dense(width, kernel_init=nn.initializers.orthogonal(math.sqrt(2.0)))(x)
+                x = nn.tanh(nn.LayerNorm()(x) if layer_norm else x)
+            return nn.Dense(3, kernel_init=nn.initializers.orthogonal(0.01))(x)
+
+    class PolicyNetwork(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return MLP()(x), self.param("log_std", nn.initializers.zeros, (3,))
+
+    return PolicyNetwork()
+
+
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_explicit_names_keep_the_auto_generated_parameters(layer_norm):
+    """The explicit names are the ones Flax generated, so the parameter trees and their initial
+    values (Flax derives the init keys from the names) are bit-identical to before."""
+    obs = jnp.ones((1, 5))
+    key = jax.random.key(3)
+    ours = PolicyNetwork(3, False, layer_norm=layer_norm).init(key, obs)
+    before = _auto_named_policy(layer_norm).init(key, obs)
+    assert jax.tree.structure(ours) == jax.tree.structure(before)
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(before), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _shapes(variables):
+    return {
+        jax.tree_util.keystr(path): x.shape
+        for path, x in jax.tree_util.tree_flatten_with_path(variables)[0]
+    }
+
+
+def test_actor_critic_separate_widths_and_activation():
+    spec = EnvSpec("t", (3,), Box.uniform((2,)), 10)
+    net = NetworkConfig(policy_hidden_sizes=(32,), value_hidden_sizes=(8, 16, 4), activation="relu")
+    policy, value = actor_critic(spec, net)
+    obs = jnp.ones((7, 3))
+    pi = _shapes(policy.init(jax.random.key(0), obs))
+    assert pi == {
+        "['params']['MLP_0']['Dense_0']['kernel']": (3, 32),
+        "['params']['MLP_0']['Dense_0']['bias']": (32,),
+        "['params']['MLP_0']['Dense_1']['kernel']": (32, 2),
+        "['params']['MLP_0']['Dense_1']['bias']": (2,),
+        "['params']['log_std']": (2,),
+    }
+    v = value.init(jax.random.key(1), obs)
+    kernels = [x.shape for p, x in jax.tree_util.tree_flatten_with_path(v)[0] if "kernel" in str(p)]
+    assert kernels == [(3, 8), (8, 16), (16, 4), (4, 1)]
+    assert value.apply(v, obs).shape == (7,)
+    assert policy.activation == value.activation == "relu"
+
+
+def test_cnn_torso_shapes_and_leading_axes():
+    spec = EnvSpec("grid", (5, 4, 2), Discrete(3), 10)
+    net = NetworkConfig(
+        torso="cnn", cnn_channels=(4, 6), cnn_kernel_sizes=(3, 2), cnn_strides=(1, 2)
+    )
+    policy, value = actor_critic(spec, net)
+    obs = jax.random.normal(jax.random.key(0), (3, 2, 5, 4, 2))  # [T, E, H, W, C]
+    pv = policy.init(jax.random.key(1), obs[0])
+    shapes = _shapes(pv)
+    assert shapes["['params']['torso']['Conv_0']['kernel']"] == (3, 3, 2, 4)
+    assert shapes["['params']['torso']['Conv_1']['kernel']"] == (2, 2, 4, 6)
+    # SAME padding: 5 x 4 -> 5 x 4 -> (stride 2) 3 x 2, 6 channels = 36 features
+    assert shapes["['params']['MLP_0']['Dense_0']['kernel']"] == (36, 64)
+    logits = policy.apply(pv, obs).logits
+    assert logits.shape == (3, 2, 3)
+    np.testing.assert_allclose(logits[1], policy.apply(pv, obs[1]).logits, rtol=1e-6)
+    vv = value.init(jax.random.key(2), obs[0])
+    assert value.apply(vv, obs).shape == (3, 2)
+    assert not any("log_std" in k for k in _shapes(vv))
+    with pytest.raises(ValueError, match=r"\[\.\.\., H, W, C\]"):
+        CNN().init(jax.random.key(0), jnp.ones((4, 3)))
+
+
+def test_network_config_errors_name_the_field():
+    for bad, match in (
+        (NetworkConfig(torso="resnet"), "torso"),
+        (NetworkConfig(activation="sigmoid"), "activation"),
+        (NetworkConfig(policy_head="beta"), "policy_head"),
+        (NetworkConfig(torso="cnn", cnn_channels=(8, 8), cnn_kernel_sizes=(3,)), "cnn_channels"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            bad.validate()
+    assert set(networks.ACTIVATIONS) == set(networks.Activation.__args__)
+    assert set(networks.TORSOS) >= set(networks.Torso.__args__)
+
+
+@pytest.mark.parametrize("torso", ["mlp", "cnn"])
+def test_stop_feature_gradients_freezes_every_kernel_but_the_output_layer(torso):
+    spec = EnvSpec("t", (4, 4, 1) if torso == "cnn" else (3,), Box.uniform((2,)), 10)
+    policy, _ = actor_critic(spec, NetworkConfig(torso=torso, layer_norm=True))
+    obs = jax.random.normal(jax.random.key(0), (5, *spec.obs_shape))
+    variables = policy.init(jax.random.key(1), obs)
+    raw = jax.random.normal(jax.random.key(2), (5, 2))
+    grads = jax.grad(
+        lambda v: -policy.apply(stop_feature_gradients(policy, v), obs).log_prob(raw).mean()
+    )(variables)
+    output = output_layer_path(policy)
+    assert output == ("params", "MLP_0", "Dense_2")
+    for path, g in jax.tree_util.tree_flatten_with_path(grads)[0]:
+        keys = tuple(k.key for k in path)
+        frozen = keys[-1] == "kernel" and keys[:-1] != output
+        assert bool(jnp.all(g == 0)) == frozen, keys

@@ -1,15 +1,21 @@
 """PPO: losses against hand computations, learning on tiny pure-JAX tasks, invariants, errors."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from conftest import CountingPPO
+from flax import struct
 
 import envs
 import jaxrl
 from agents import ppo
 from agents.presets import PPO_PRESETS
+from jaxrl import networks
+from jaxrl.types import Discrete, EnvSpec, TimeStep
 
 PENDULUM = PPO_PRESETS["pendulum"]
 CARTPOLE = PPO_PRESETS["cartpole"]
@@ -47,6 +53,47 @@ def test_value_loss_plain_and_clipped():
     np.testing.assert_allclose(ppo.value_loss(v, target, old, 0.2, True), 0.5 * (3.24 + 1) / 2)
 
 
+class _Points(struct.PyTreeNode):
+    x: jax.Array
+    weight: jax.Array
+
+
+def _toy_sgd(num_epochs=3, **hooks):
+    """SGD (step 0.1) on ``(p - 1)^2`` from p = 0, minibatches of one point; the reported
+    ``approx_kl`` is p itself, so the KL stop fires once p exceeds the target."""
+
+    def loss_fn(p, mb):
+        return jnp.mean(mb.weight * (p - mb.x) ** 2), {"approx_kl": p}
+
+    batch = _Points(x=jnp.ones(4), weight=jnp.array([1.0, 0.0, 0.0, 1.0]))
+    tx = optax.sgd(0.1)
+    p = jnp.zeros(())
+    return ppo.sgd_epochs(
+        loss_fn, p, tx.init(p), tx, batch, jax.random.key(0), num_epochs, 4, **hooks
+    )
+
+
+def test_sgd_epochs_kl_stop_and_empty_minibatch_skip():
+    # KL stop at 0.3: steps from p = 0 (-> 0.2 on a weighted point, 0 on the others) are taken
+    # until p > 0.3 is seen before a step; no step is taken after that, in any later epoch
+    p, _, info = _toy_sgd(target_kl=0.3, skip_empty=True)
+    np.testing.assert_allclose(p, 0.36, rtol=1e-6)  # 0 -> 0.2 -> 0.36, then stopped
+    assert info["updates"] == 2 and info["stopped"] == 1.0
+    np.testing.assert_allclose(info["approx_kl"], (0.0 + 0.2) / 2, rtol=1e-6)  # steps taken
+    # empty-minibatch skip alone: 2 of 4 one-point minibatches have weight, 3 epochs
+    p, _, info = _toy_sgd(skip_empty=True)
+    assert info["updates"] == 6 and info["stopped"] == 0.0
+    np.testing.assert_allclose(p, 1 - 0.8**6, rtol=1e-5)
+    # no hooks: every step taken (zero-weight ones give zero gradients), same params
+    p_plain, _, info = _toy_sgd()
+    np.testing.assert_allclose(p_plain, p, rtol=1e-6)
+    assert "updates" not in info
+    # a never-firing stop takes every step too
+    p, _, info = _toy_sgd(target_kl=jnp.inf)
+    assert info["updates"] == 12 and info["stopped"] == 0.0
+    np.testing.assert_allclose(p, p_plain, rtol=1e-6)
+
+
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="num_minibatches=7 must divide"):
         ppo.Config(num_envs=4, num_steps=8, num_minibatches=7).validate()
@@ -54,6 +101,12 @@ def test_config_errors_name_the_field():
         ppo.Config(gamma=1.5).validate()
     with pytest.raises(ValueError, match="policy_head"):
         ppo.Config(policy_head="beta").validate()
+    with pytest.raises(ValueError, match="torso"):
+        ppo.Config(torso="transformer").validate()
+    with pytest.raises(ValueError, match="activation"):
+        ppo.Config(activation="sigmoid").validate()
+    with pytest.raises(ValueError, match="cnn_channels"):
+        ppo.Config(torso="cnn", cnn_strides=(1,)).validate()
     with pytest.raises(ValueError, match="num_minibatches"):
         jaxrl.train(ppo, ppo.Config(num_minibatches=3), envs.make("bandit"), jax.random.key(0), 10)
 
@@ -167,3 +220,118 @@ def test_history_and_jsonl(tmp_path):
     np.testing.assert_array_equal(result.history["step"], [128, 256, 384, 512])
     for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "grad_norm"):
         assert np.isfinite(result.history[name]).all(), name
+
+
+# --- networks as configuration ----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyGrid:
+    """A 4 x 4 grid as an image ``[4, 4, 2]`` (channel 0: the agent, channel 1: the goal in the
+    far corner); 4 moves; reward 1 and termination at the goal; random start cell."""
+
+    size: int = 4
+
+    @property
+    def spec(self) -> EnvSpec:
+        return EnvSpec("tiny_grid", (self.size, self.size, 2), Discrete(4), max_episode_steps=12)
+
+    def _timestep(self, pos, reward, done) -> TimeStep:
+        image = jnp.zeros((self.size, self.size, 2)).at[pos[0], pos[1], 0].set(1.0)
+        image = image.at[self.size - 1, self.size - 1, 1].set(1.0)
+        return TimeStep(obs=image, reward=reward, terminated=done, truncated=jnp.zeros((), bool))
+
+    def reset(self, key):
+        pos = jax.random.randint(key, (2,), 0, self.size - 1)
+        return pos, self._timestep(pos, jnp.zeros(()), jnp.zeros((), bool))
+
+    def step(self, pos, action):
+        moves = jnp.array([[0, 1], [1, 0], [0, -1], [-1, 0]])
+        pos = jnp.clip(pos + moves[action], 0, self.size - 1)
+        done = jnp.all(pos == self.size - 1)
+        return pos, self._timestep(pos, done.astype(jnp.float32), done)
+
+
+def test_cnn_torso_ppo_trains_on_image_observations():
+    env = TinyGrid()
+    config = ppo.Config(
+        num_envs=4,
+        num_steps=8,
+        num_minibatches=2,
+        num_epochs=2,
+        torso="cnn",
+        cnn_channels=(4, 8),
+        cnn_kernel_sizes=(2, 2),
+        cnn_strides=(1, 1),
+        activation="relu",
+        hidden_sizes=(16,),
+    )
+    state = ppo.init(config, env, jax.random.key(0))
+    for name in ("policy", "value"):
+        conv = state.params[name]["params"]["torso"]["Conv_1"]["kernel"]
+        assert conv.shape == (2, 2, 4, 8)
+        assert state.params[name]["params"]["MLP_0"]["Dense_0"]["kernel"].shape == (4 * 4 * 8, 16)
+    step = jax.jit(lambda s: ppo.train_step(config, env, s))
+    new, metrics = step(state)
+    assert int(new.step) == 1
+    for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "grad_norm"):
+        assert np.isfinite(metrics[name]), name
+    moved = [
+        not np.array_equal(a, b)
+        for a, b in zip(
+            jax.tree.leaves(state.params["policy"]["params"]["torso"]),
+            jax.tree.leaves(new.params["policy"]["params"]["torso"]),
+            strict=True,
+        )
+    ]
+    assert all(moved)
+    obs = jnp.stack([env.reset(k)[1].obs for k in jax.random.split(jax.random.key(1), 3)])
+    action = ppo.act(config, env, new, obs, jax.random.key(2), deterministic=True)
+    assert action.shape == (3,) and action.dtype == jnp.int32
+
+
+def test_separate_policy_and_value_widths():
+    env = envs.make("pendulum")
+    config = ppo.Config(hidden_sizes=(8,), value_hidden_sizes=(32, 16, 4))
+    params = ppo.init(config, env, jax.random.key(0)).params
+    policy = params["policy"]["params"]["MLP_0"]
+    value = params["value"]["params"]["MLP_0"]
+    assert [policy[f"Dense_{i}"]["kernel"].shape for i in range(2)] == [(3, 8), (8, 1)]
+    assert [value[f"Dense_{i}"]["kernel"].shape for i in range(4)] == [
+        (3, 32),
+        (32, 16),
+        (16, 4),
+        (4, 1),
+    ]
+    params = ppo.init(ppo.Config(policy_hidden_sizes=(5,)), env, jax.random.key(0)).params
+    assert params["policy"]["params"]["MLP_0"]["Dense_0"]["kernel"].shape == (3, 5)
+    assert params["value"]["params"]["MLP_0"]["Dense_1"]["kernel"].shape == (64, 64)
+
+
+def test_default_networks_are_the_64x64_tanh_mlps():
+    """The default config's networks: 64 x 64 tanh MLPs without a torso, parameters named as
+    before the factory existed (bit-identity of the values: tests/test_networks.py)."""
+    env = envs.make("pendulum")
+    policy, value = ppo.make_networks(ppo.Config(), env)
+    assert policy.torso is None and value.torso is None
+    assert tuple(policy.hidden_sizes) == tuple(value.hidden_sizes) == (64, 64)
+    assert policy.activation == "tanh" and policy.head == "gaussian"
+    params = ppo.init(ppo.Config(), env, jax.random.key(0)).params
+    assert set(params["policy"]["params"]) == {"MLP_0", "log_std"}
+    assert set(params["value"]["params"]["MLP_0"]) == {"Dense_0", "Dense_1", "Dense_2"}
+
+
+def test_a_registered_torso_needs_no_ppo_change():
+    class Flatten(networks.nn.Module):
+        @networks.nn.compact
+        def __call__(self, x):
+            return networks.nn.Dense(6, name="proj")(x.reshape(*x.shape[:-3], -1))
+
+    networks.TORSOS["flat_proj"] = lambda net: Flatten()
+    try:
+        env = TinyGrid()
+        config = ppo.Config(num_envs=2, num_steps=4, num_minibatches=1, torso="flat_proj")
+        state = ppo.init(config, env, jax.random.key(0))
+        assert state.params["value"]["params"]["torso"]["proj"]["kernel"].shape == (32, 6)
+    finally:
+        del networks.TORSOS["flat_proj"]

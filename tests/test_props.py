@@ -1,5 +1,6 @@
-"""PROPS: losses against numpy references, the ring buffer, the behaviour-update invariants,
-fixed-target sampling error (discrete and continuous), learning, determinism and vmap."""
+"""PROPS: losses against numpy references, the buffer's behaviour mask, the behaviour-update
+invariants, fixed-target sampling error (discrete and continuous), learning, determinism and
+vmap."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import envs
 import jaxrl
 from agents import props
 from agents.presets import PROPS_PRESETS
+from jaxrl.buffers import RingBuffer
 from jaxrl.networks import Categorical, DiagGaussian, TanhGaussian
 from jaxrl.types import Transition
 
@@ -123,7 +125,7 @@ def test_behaviour_loss_at_phi_equal_theta():
     np.testing.assert_allclose(info["approx_kl"], 0.0, atol=1e-7)
 
 
-# --- the ring buffer -------------------------------------------------------------------------
+# --- the buffer ------------------------------------------------------------------------------
 
 
 def _steps(t0: int, m: int, envs_: int = 2) -> Transition:
@@ -141,29 +143,22 @@ def _steps(t0: int, m: int, envs_: int = 2) -> Transition:
     )
 
 
-def test_ring_buffer_order_and_masks():
+def test_buffer_order_and_behaviour_mask():
+    """PROPS's buffer (a :class:`jaxrl.buffers.RingBuffer` of time steps of 2 envs) in
+    chronological order, and the behaviour mask: every filled step, minus the oldest m-batch
+    once the buffer is full (the next collection evicts it)."""
     m, size = 2, 6  # b * n = 6 steps, m-batches of 2
-    empty = Transition(
-        obs=jnp.zeros((size, 2, 1)),
-        action=jnp.zeros((size, 2, 1)),
-        raw_action=jnp.zeros((size, 2, 1)),
-        reward=jnp.zeros((size, 2)),
-        terminated=jnp.zeros((size, 2), bool),
-        truncated=jnp.zeros((size, 2), bool),
-        next_obs=jnp.zeros((size, 2, 1)),
-    )
-    buf = props.Buffer(data=empty, pos=jnp.int32(0), count=jnp.int32(0))
+    add = lambda buf, traj: buf.add(traj.replace(extras={}))  # noqa: E731
+    buf = RingBuffer.create(jax.tree.map(lambda x: x[0], _steps(0, 1).replace(extras={})), size)
     assert not props.behaviour_mask(buf, m).any()
-    buf = props.buffer_add(buf, _steps(0, m))
-    buf = props.buffer_add(buf, _steps(2, m))
-    data, valid = props.buffer_chronological(buf)
+    buf = add(add(buf, _steps(0, m)), _steps(2, m))
+    data, valid = buf.chronological()
     np.testing.assert_array_equal(valid, [0, 0, 1, 1, 1, 1])
     np.testing.assert_array_equal(data.reward[2:, 0], [0, 1, 2, 3])
     # not full: the next collection evicts nothing, every filled step is in the behaviour loss
     np.testing.assert_array_equal(props.behaviour_mask(buf, m), valid)
-    buf = props.buffer_add(buf, _steps(4, m))
-    buf = props.buffer_add(buf, _steps(6, m))  # overwrites steps 0, 1
-    data, valid = props.buffer_chronological(buf)
+    buf = add(add(buf, _steps(4, m)), _steps(6, m))  # overwrites steps 0, 1
+    data, valid = buf.chronological()
     assert bool(valid.all()) and int(buf.count) == size and int(buf.pos) == 2
     np.testing.assert_array_equal(data.reward[:, 1], [2, 3, 4, 5, 6, 7])
     np.testing.assert_array_equal(data.next_obs[:, 0, 0], [3, 4, 5, 6, 7, 8])
@@ -203,8 +198,8 @@ def test_discrete_bandit_props_sampling_error_far_below_on_policy():
     recomputed on the buffer, not the behaviour policy's."""
     env = DiscreteBandit(len(TARGET_PROBS))
     logits = jnp.log(jnp.asarray(TARGET_PROBS, jnp.float32))
-    prepare = lambda s: _with_target_logits(s, logits)  # noqa: E731
     base = props.Config(**FIXED, **experiment.DISCRETE_FIXED)
+    prepare = lambda s: _with_target_logits(base, env, s, logits)  # noqa: E731
     on, _ = _fixed_target_runs(dataclasses.replace(base, sampling="on_policy"), env, 16, prepare)
     pr, _ = _fixed_target_runs(base, env, 16, prepare)
     n = 64 * np.arange(1, 5)
@@ -239,7 +234,7 @@ def test_continuous_props_sampling_error_below_on_policy():
 def _filled_bandit_state(config, env, logits):
     """A state whose buffer is full of on-policy samples of a fixed categorical target."""
     on = dataclasses.replace(config, sampling="on_policy")
-    state = _with_target_logits(props.init(on, env, jax.random.key(3)), logits)
+    state = _with_target_logits(on, env, props.init(on, env, jax.random.key(3)), logits)
     step = jax.jit(lambda s: props.train_step(on, env, s))
     for _ in range(config.buffer_batches):
         state, _ = step(state)
