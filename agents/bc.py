@@ -73,6 +73,14 @@ RANGES = (
 """Allowed ranges of the dynamic fields (checked by ``Config.validate``)."""
 
 
+def make_policy(config: Config, env: Env) -> Actor | PolicyNetwork:
+    """The ``tanh`` actor for ``Box`` actions, PPO's categorical policy network otherwise."""
+    spec = env.spec
+    if spec.discrete:
+        return PolicyNetwork(spec.action_dim, True, config.hidden_sizes, config.activation)
+    return Actor(spec.action_dim, config.hidden_sizes, config.activation)
+
+
 class State(struct.PyTreeNode):
     """Everything a run needs to continue exactly (what checkpoints store)."""
 
@@ -94,21 +102,27 @@ def steps_per_iteration(config: Config) -> int:
     return 1
 
 
-def make_policy(config: Config, env: Env) -> Actor | PolicyNetwork:
-    """The ``tanh`` actor for ``Box`` actions, PPO's categorical policy network otherwise."""
-    spec = env.spec
-    if spec.discrete:
-        return PolicyNetwork(spec.action_dim, True, config.hidden_sizes, config.activation)
-    return Actor(spec.action_dim, config.hidden_sizes, config.activation)
+def act(
+    config: Config,
+    env: Env,
+    state: State,
+    obs: jax.Array,
+    key: PRNGKey,
+    deterministic: bool = False,
+) -> jax.Array:
+    """Env actions for a batch of raw observations: the continuous policy's (deterministic, so
+    ``key`` is unused), or a sample of the categorical policy (its mode if ``deterministic``)."""
+    out = make_policy(config, env).apply(
+        state.params["policy"], normalize(obs, state.obs_mean, state.obs_std)
+    )
+    if not isinstance(out, Categorical):
+        return env_actions(env, out)
+    return out.mode() if deterministic else out.sample(key)
 
 
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
     """Check ``dataset`` against ``env``, scale continuous actions to ``[-1, 1]`` and normalise
     observations (:func:`jaxrl.data.transforms.prepare`); prepared data passes through."""
-    if isinstance(dataset, NormalizedDataset):
-        return dataset
-    if not isinstance(dataset, Dataset):
-        raise TypeError(f"data must be a jaxrl.data.Dataset, got {type(dataset).__name__}")
     return transforms.prepare(dataset, env.spec, config.normalize_obs, float(config.obs_std_eps))
 
 
@@ -126,24 +140,6 @@ def init(config: Config, env: Env, key: PRNGKey, data: NormalizedDataset) -> Sta
         key=key,
         step=jnp.zeros((), jnp.int32),
     )
-
-
-def act(
-    config: Config,
-    env: Env,
-    state: State,
-    obs: jax.Array,
-    key: PRNGKey,
-    deterministic: bool = False,
-) -> jax.Array:
-    """Env actions for a batch of raw observations: the continuous policy's (deterministic, so
-    ``key`` is unused), or a sample of the categorical policy (its mode if ``deterministic``)."""
-    out = make_policy(config, env).apply(
-        state.params["policy"], normalize(obs, state.obs_mean, state.obs_std)
-    )
-    if not isinstance(out, Categorical):
-        return env_actions(env, out)
-    return out.mode() if deterministic else out.sample(key)
 
 
 # --- losses ------------------------------------------------------------------------------------

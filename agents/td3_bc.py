@@ -40,8 +40,7 @@ import optax
 from flax import struct
 
 from jaxrl.config import check_ranges
-from jaxrl.data import Dataset, transforms
-from jaxrl.data.samplers import sample_transitions
+from jaxrl.data import Dataset, sample_transitions, transforms
 from jaxrl.data.transforms import NormalizedDataset, from_unit_interval, normalize
 from jaxrl.networks import MLP, Ensemble
 from jaxrl.types import Box, Env, Metrics, PRNGKey
@@ -103,7 +102,7 @@ RANGES = (
 """Allowed ranges of the dynamic fields (checked by ``Config.validate``)."""
 
 
-# --- data ----------------------------------------------------------------------------------------
+# --- data --------------------------------------------------------------------------------------
 
 
 def _action_box(env: Env) -> Box:
@@ -118,10 +117,6 @@ def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDatase
     observations with its own statistics (with ``normalize_obs``; else mean 0, std 1), by
     :func:`jaxrl.data.transforms.prepare`. ``jaxrl.train(..., data=dataset)`` calls this;
     prepared data passes through unchanged."""
-    if isinstance(dataset, NormalizedDataset):
-        return dataset
-    if not isinstance(dataset, Dataset):
-        raise TypeError(f"data must be a jaxrl.data.Dataset, got {type(dataset).__name__}")
     _action_box(env)
     return transforms.prepare(dataset, env.spec, config.normalize_obs, float(config.obs_std_eps))
 

@@ -109,7 +109,15 @@ def prepare(
     """``dataset`` checked against an env (:func:`~jaxrl.data.check_matches_spec`, on the host),
     its actions scaled to ``[-1, 1]`` when the env's actions are a ``Box`` (discrete actions stay
     indices), and its observations normalised with its own statistics, or with mean 0 and std 1
-    when not ``normalize_obs`` (so the agent's state has the same shape either way)."""
+    when not ``normalize_obs`` (so the agent's state has the same shape either way).
+
+    What an agent's ``prepare_data`` does (TD3+BC, PRDC, BC). A :class:`NormalizedDataset` is
+    taken as prepared already and passes through unchanged.
+    """
+    if isinstance(dataset, NormalizedDataset):
+        return dataset
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"data must be a jaxrl.data.Dataset, got {type(dataset).__name__}")
     check_matches_spec(dataset, spec)
     if isinstance(spec.action_space, Box):
         box = spec.action_space
