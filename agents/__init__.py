@@ -1,10 +1,10 @@
 """Agents: one module per algorithm, each with ``Config``, ``State``, ``init``, ``train_step``,
 ``act`` and ``steps_per_iteration`` so that :func:`jaxrl.train` can run any of them. Offline
-agents (TD3+BC, PRDC) also take the dataset: ``init(config, env, key, data)``,
+agents (BC, TD3+BC, PRDC) also take the dataset: ``init(config, env, key, data)``,
 ``train_step(config, env, state, data)`` and ``prepare_data(config, env, dataset)``."""
 
-from agents import gorl, ppo, prdc, props, td3_bc
+from agents import bc, gorl, ppo, prdc, props, td3_bc
 
-REGISTRY = {"ppo": ppo, "gorl": gorl, "props": props, "td3_bc": td3_bc, "prdc": prdc}
+REGISTRY = {"ppo": ppo, "gorl": gorl, "props": props, "bc": bc, "td3_bc": td3_bc, "prdc": prdc}
 
-__all__ = ["gorl", "ppo", "prdc", "props", "td3_bc", "REGISTRY"]
+__all__ = ["bc", "gorl", "ppo", "prdc", "props", "td3_bc", "REGISTRY"]

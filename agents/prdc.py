@@ -38,7 +38,6 @@ from flax import struct
 
 from agents import td3_bc
 from agents.td3_bc import (
-    OfflineData,
     State,
     act,
     behaviour_cloning_loss,
@@ -48,6 +47,7 @@ from agents.td3_bc import (
 )
 from jaxrl import neighbors
 from jaxrl.data import Dataset
+from jaxrl.data.transforms import NormalizedDataset
 from jaxrl.types import Env, Metrics
 
 __all__ = [
@@ -100,8 +100,9 @@ class Config(td3_bc.Config):
             raise ValueError(f"Config.backend must be one of {neighbors.BACKENDS}")
 
 
-class PRDCData(OfflineData):
-    """:class:`agents.td3_bc.OfflineData` plus the neighbour index over ``[beta * s, a]``."""
+class PRDCData(NormalizedDataset):
+    """The dataset as :func:`agents.td3_bc.prepare_data` prepares it (actions in ``[-1, 1]``,
+    observations normalised) plus the neighbour index over ``[beta * s, a]``."""
 
     index: neighbors.NeighborIndex = None  # type: ignore[assignment]
     beta: float = struct.field(pytree_node=False, default=2.0)
@@ -112,12 +113,12 @@ def query_keys(obs: jax.Array, action: jax.Array, beta: float) -> jax.Array:
     return jnp.concatenate([beta * obs, action], axis=-1)
 
 
-def dataset_keys(data: OfflineData, beta: float) -> jax.Array:
+def dataset_keys(data: Dataset, beta: float) -> jax.Array:
     """``[beta * s_i, a_i]`` for every dataset row (the points of the search structure)."""
     return jax.jit(query_keys, static_argnums=2)(data.observations, data.actions, beta)
 
 
-def prepare_data(config: Config, env: Env, dataset: Dataset | OfflineData) -> PRDCData:
+def prepare_data(config: Config, env: Env, dataset: Dataset) -> PRDCData:
     """Normalise the dataset (as TD3+BC) and build the exact neighbour index over
     ``[beta * s, a]`` once. ``jaxrl.train(..., data=dataset)`` calls this."""
     if isinstance(dataset, PRDCData):
@@ -126,7 +127,7 @@ def prepare_data(config: Config, env: Env, dataset: Dataset | OfflineData) -> PR
         return dataset
     base = td3_bc.prepare_data(config, env, dataset)
     index = neighbors.build_index(dataset_keys(base, config.beta), config.backend)
-    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(OfflineData)}
+    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(NormalizedDataset)}
     return PRDCData(**fields, index=index, beta=float(config.beta))
 
 

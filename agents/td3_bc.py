@@ -12,10 +12,12 @@ updates, then a critic update followed by the delayed actor update and the targe
 the same batch, exactly the order of the official loop (``total_it % policy_freq == 0``). No
 ``lax.cond`` is needed, so vmapped seeds never run both branches.
 
-The pieces PRDC reuses are public: :class:`Config` fields, :class:`OfflineData`,
-:func:`prepare_data`, :func:`sample_batch`, :func:`critic_loss` and friends, and
-:func:`td3_train_step`, which takes the behaviour-cloning target as a function (TD3+BC: the
-batch's own dataset action; PRDC: the action of the nearest dataset pair).
+The dataset is prepared once by :func:`prepare_data` with :mod:`jaxrl.data.transforms` (actions
+to ``[-1, 1]``, observations normalised; the statistics go into the state for :func:`act`), and
+batches are drawn by :func:`jaxrl.data.sample_transitions`. The pieces PRDC and BC reuse are
+public: :class:`Config` fields, :func:`prepare_data`, :class:`Actor`, :func:`critic_loss` and
+friends, and :func:`td3_train_step`, which takes the behaviour-cloning target as a function
+(TD3+BC: the batch's own dataset action; PRDC: the action of the nearest dataset pair).
 
 Choices where the official code (sfujim/TD3_BC) is not followed literally:
 * networks use jaxrl's MLP (orthogonal initialisation) instead of PyTorch's default init;
@@ -38,7 +40,8 @@ import optax
 from flax import struct
 
 from jaxrl.config import check_ranges
-from jaxrl.data import Dataset, DatasetError
+from jaxrl.data import Dataset, sample_transitions, transforms
+from jaxrl.data.transforms import NormalizedDataset, from_unit_interval, normalize
 from jaxrl.networks import MLP, Ensemble
 from jaxrl.types import Box, Env, Metrics, PRNGKey
 
@@ -102,34 +105,6 @@ RANGES = (
 # --- data --------------------------------------------------------------------------------------
 
 
-class OfflineData(struct.PyTreeNode):
-    """The dataset as the agent trains on it (build with :func:`prepare_data`): observations
-    normalised with the dataset statistics, actions mapped to ``[-1, 1]``.
-
-    Attributes:
-        observations: ``[N, obs_dim]`` normalised.
-        actions: ``[N, act_dim]`` in ``[-1, 1]``.
-        rewards: ``[N]``.
-        masks: ``[N]`` ``1 - terminal`` (bootstrap weight; time limits bootstrap).
-        next_observations: ``[N, obs_dim]`` normalised.
-        obs_mean: ``[obs_dim]`` the dataset mean (0 when not normalising).
-        obs_std: ``[obs_dim]`` the dataset std plus ``obs_std_eps`` (1 when not normalising).
-    """
-
-    observations: jax.Array
-    actions: jax.Array
-    rewards: jax.Array
-    masks: jax.Array
-    next_observations: jax.Array
-    obs_mean: jax.Array
-    obs_std: jax.Array
-
-    @property
-    def size(self) -> int:
-        """Number of transitions ``N``."""
-        return int(self.observations.shape[0])
-
-
 def _action_box(env: Env) -> Box:
     space = env.spec.action_space
     if not isinstance(space, Box):
@@ -137,104 +112,28 @@ def _action_box(env: Env) -> Box:
     return space
 
 
-def scale_actions(env: Env, actions: jax.Array) -> jax.Array:
-    """Env actions -> ``[-1, 1]`` (affine in the env's bounds)."""
-    box = _action_box(env)
-    return 2.0 * (actions - box.low_array) / (box.high_array - box.low_array) - 1.0
-
-
-def unscale_actions(env: Env, actions: jax.Array) -> jax.Array:
-    """``[-1, 1]`` -> env actions."""
-    box = _action_box(env)
-    return box.low_array + 0.5 * (actions + 1.0) * (box.high_array - box.low_array)
-
-
-def normalize_observations(obs: jax.Array, mean: jax.Array, std: jax.Array) -> jax.Array:
-    """``(obs - mean) / std`` (eq. 5 of the TD3+BC paper)."""
-    return (obs - mean) / std
-
-
-def check_dataset(env: Env, dataset: Dataset) -> None:
-    """Raise :class:`DatasetError` naming the field when ``dataset`` does not fit ``env``."""
-    box = _action_box(env)
-    if dataset.obs_shape != tuple(env.spec.obs_shape):
-        raise DatasetError(
-            f"observations: per-row shape {dataset.obs_shape} does not match the env "
-            f"{env.spec.name!r} observation shape {tuple(env.spec.obs_shape)}"
-        )
-    if dataset.action_shape != tuple(box.shape):
-        raise DatasetError(
-            f"actions: per-row shape {dataset.action_shape} does not match the env "
-            f"{env.spec.name!r} action shape {tuple(box.shape)}"
-        )
-    if len(dataset.obs_shape) != 1:
-        raise DatasetError(f"observations: expected flat vectors, got {dataset.obs_shape}")
-    act = np.asarray(dataset.actions, np.float64)
-    low = np.asarray(box.low, np.float64).reshape(box.shape)
-    high = np.asarray(box.high, np.float64).reshape(box.shape)
-    slack = 1e-4 * (high - low)
-    bad = np.flatnonzero(((act < low - slack) | (act > high + slack)).reshape(len(act), -1).any(1))
-    if bad.size:
-        raise DatasetError(
-            f"actions: outside the env's bounds [{box.low}, {box.high}] in rows "
-            f"{bad[:10].tolist()}{' ...' if bad.size > 10 else ''} ({bad.size} rows)"
-        )
-
-
-def prepare_data(config: Config, env: Env, dataset: Dataset | OfflineData) -> OfflineData:
-    """Check ``dataset`` against ``env`` and normalise it (host statistics, device arrays).
-    ``jaxrl.train(..., data=dataset)`` calls this; an :class:`OfflineData` passes through."""
-    if isinstance(dataset, OfflineData):
-        return dataset
-    if not isinstance(dataset, Dataset):
-        raise TypeError(f"data must be a jaxrl.data.Dataset, got {type(dataset).__name__}")
-    check_dataset(env, dataset)
-    obs = np.asarray(dataset.observations, np.float64)
-    if config.normalize_obs:
-        mean = obs.mean(axis=0)
-        std = obs.std(axis=0) + float(config.obs_std_eps)
-    else:
-        mean, std = np.zeros(obs.shape[1:]), np.ones(obs.shape[1:])
-    mean = jnp.asarray(mean, jnp.float32)
-    std = jnp.asarray(std, jnp.float32)
-    norm = jax.jit(normalize_observations)
-    return OfflineData(
-        observations=norm(dataset.observations.astype(jnp.float32), mean, std),
-        actions=jnp.clip(scale_actions(env, dataset.actions.astype(jnp.float32)), -1.0, 1.0),
-        rewards=dataset.rewards.astype(jnp.float32),
-        masks=1.0 - dataset.terminals.astype(jnp.float32),
-        next_observations=norm(dataset.next_observations.astype(jnp.float32), mean, std),
-        obs_mean=mean,
-        obs_std=std,
-    )
-
-
-def sample_batch(data: OfflineData, key: PRNGKey, batch_size: int) -> dict[str, jax.Array]:
-    """``batch_size`` uniformly drawn transitions: ``obs``, ``action``, ``reward``, ``mask``,
-    ``next_obs`` (normalised / scaled as stored) and their row ``index``."""
-    idx = jax.random.randint(key, (batch_size,), 0, data.observations.shape[0])
-    return {
-        "index": idx,
-        "obs": data.observations[idx],
-        "action": data.actions[idx],
-        "reward": data.rewards[idx],
-        "mask": data.masks[idx],
-        "next_obs": data.next_observations[idx],
-    }
+def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
+    """Check ``dataset`` against ``env``, map its actions to ``[-1, 1]`` and normalise its
+    observations with its own statistics (with ``normalize_obs``; else mean 0, std 1), by
+    :func:`jaxrl.data.transforms.prepare`. ``jaxrl.train(..., data=dataset)`` calls this;
+    prepared data passes through unchanged."""
+    _action_box(env)
+    return transforms.prepare(dataset, env.spec, config.normalize_obs, float(config.obs_std_eps))
 
 
 # --- networks ----------------------------------------------------------------------------------
 
 
 class Actor(nn.Module):
-    """Deterministic policy: ReLU MLP, then ``tanh`` (actions in ``[-1, 1]``)."""
+    """Deterministic policy: MLP (ReLU by default), then ``tanh`` (actions in ``[-1, 1]``)."""
 
     action_dim: int
     hidden_sizes: tuple[int, ...]
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        return jnp.tanh(MLP(self.hidden_sizes, self.action_dim, activation="relu")(obs))
+        return jnp.tanh(MLP(self.hidden_sizes, self.action_dim, activation=self.activation)(obs))
 
 
 class TwinCritic(nn.Module):
@@ -277,7 +176,7 @@ def steps_per_iteration(config: Config) -> int:
     return config.policy_delay
 
 
-def init(config: Config, env: Env, key: PRNGKey, data: OfflineData) -> State:
+def init(config: Config, env: Env, key: PRNGKey, data: NormalizedDataset) -> State:
     """Initialise networks, targets and optimisers; keep the dataset's observation statistics."""
     config.validate()
     actor, critic = make_networks(config, env)
@@ -312,9 +211,16 @@ def act(
     ``state``). The policy is deterministic, so ``key`` and ``deterministic`` are unused."""
     del key, deterministic
     actor, _ = make_networks(config, env)
-    obs = normalize_observations(obs, state.obs_mean, state.obs_std)
-    action = actor.apply(state.params["actor"], obs)
-    return unscale_actions(env, action).reshape(*obs.shape[:-1], *_action_box(env).shape)
+    action = actor.apply(state.params["actor"], normalize(obs, state.obs_mean, state.obs_std))
+    return env_actions(env, action)
+
+
+def env_actions(env: Env, unit: jax.Array) -> jax.Array:
+    """Policy outputs in ``[-1, 1]`` (``[..., act_dim]``) -> env actions in the env's bounds
+    (``[..., *action_shape]``)."""
+    box = _action_box(env)
+    action = from_unit_interval(unit, box.low_array, box.high_array)
+    return action.reshape(*unit.shape[:-1], *box.shape)
 
 
 # --- losses ------------------------------------------------------------------------------------
@@ -444,7 +350,7 @@ def actor_update(
 
 
 def dataset_action(
-    data: OfflineData, batch: dict[str, jax.Array], pi: jax.Array
+    data: Dataset, batch: dict[str, jax.Array], pi: jax.Array
 ) -> tuple[jax.Array, dict[str, Any]]:
     """TD3+BC's behaviour-cloning target: the batch's own dataset action."""
     del data, pi
@@ -460,19 +366,19 @@ def td3_train_step(
     actor_loss: ActorLossFn | None = None,
 ) -> tuple[State, Metrics]:
     """``policy_delay`` gradient steps: critic-only updates, then critic + actor + targets on
-    the last batch. ``data`` holds the arrays of :class:`OfflineData` (PRDC adds its index)."""
+    the last batch. ``data`` is the prepared dataset (PRDC's carries its neighbour index)."""
     key, k_batches, k_noise = jax.random.split(state.key, 3)
     batch_keys = jax.random.split(k_batches, config.policy_delay)
     noise_keys = jax.random.split(k_noise, config.policy_delay)
 
     def critic_only(s, keys):
         kb, kn = keys
-        return critic_update(config, env, s, sample_batch(data, kb, config.batch_size), kn)
+        return critic_update(config, env, s, sample_transitions(data, kb, config.batch_size), kn)
 
     state, critic_infos = jax.lax.scan(
         critic_only, state, (batch_keys[:-1], noise_keys[:-1]), length=config.policy_delay - 1
     )
-    batch = sample_batch(data, batch_keys[-1], config.batch_size)
+    batch = sample_transitions(data, batch_keys[-1], config.batch_size)
     state, last_critic = critic_update(config, env, state, batch, noise_keys[-1])
     state, actor_info = actor_update(config, env, state, data, batch, bc_target, actor_loss)
     critic_info = jax.tree.map(
@@ -484,7 +390,9 @@ def td3_train_step(
     return state, {**critic_info, **actor_info}
 
 
-def train_step(config: Config, env: Env, state: State, data: OfflineData) -> tuple[State, Metrics]:
+def train_step(
+    config: Config, env: Env, state: State, data: NormalizedDataset
+) -> tuple[State, Metrics]:
     """One TD3+BC iteration (``policy_delay`` gradient steps)."""
     return td3_train_step(config, env, state, data, dataset_action)
 

@@ -1,4 +1,4 @@
-"""Small offline problems shared by the TD3+BC and PRDC tests (and the PRDC experiment)."""
+"""Small offline problems shared by the BC, TD3+BC and PRDC tests (and the PRDC experiment)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,27 @@ def pendulum_controller(obs: jax.Array, key: PRNGKey, noise: float) -> jax.Array
     hold = jnp.clip(-(10.0 * jnp.arctan2(s, c) + 2.0 * w), -2.0, 2.0)
     u = jnp.where(c > 0.85, hold, swing) / 2.0
     return jnp.clip(u + noise * jax.random.normal(key, u.shape), -1.0, 1.0)[..., None]
+
+
+def cartpole_controller(obs: jax.Array, key: PRNGKey | None = None) -> jax.Array:
+    """A deterministic linear rule for ``envs.make("cartpole")``: push right (1) when
+    ``theta + 0.5 theta_dot + 0.01 x + 0.1 x_dot > 0``, else left (0). It balances for the whole
+    500 steps from every reset we tried; ``key`` is unused."""
+    del key
+    x, x_dot, theta, theta_dot = (obs[..., i] for i in range(4))
+    return (theta + 0.5 * theta_dot + 0.01 * x + 0.1 * x_dot > 0).astype(jnp.int32)
+
+
+def controller_dataset(env_name: str, num_envs: int, steps: int, seed: int = 0) -> data.Dataset:
+    """``steps`` transitions of the noiseless controller of ``"pendulum"``
+    (:func:`pendulum_controller` with noise 0) or ``"cartpole"`` (:func:`cartpole_controller`)
+    over ``num_envs`` envs, collected with ``experiments/make_dataset.py``'s collector."""
+    controllers = {
+        "pendulum": lambda obs, k: pendulum_controller(obs, k, 0.0),
+        "cartpole": cartpole_controller,
+    }
+    env = envs.make(env_name)
+    return make_dataset._collect(env, controllers[env_name], jax.random.key(seed), num_envs, steps)
 
 
 def pendulum_random_plus_good(

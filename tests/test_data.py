@@ -668,3 +668,39 @@ def test_concatenate_keeps_episodes_and_fields():
                 ),
             ]
         )
+
+
+# --------------------------------------------------------------------------------- transforms
+
+
+def test_transforms_under_jit_match_numpy_and_keep_the_episodes():
+    ds = random_dataset(3, n_eps=8)
+    obs = np.asarray(ds.observations, np.float64)
+    low, high = jnp.array([-2.0, 0.0]), jnp.array([2.0, 4.0])
+
+    @jax.jit
+    def both(d):
+        scaled = D.transforms.scale_actions(d, low, high)
+        return D.transforms.normalize_observations(scaled, 1e-3)
+
+    out = both(ds)
+    # statistics: float64 numpy, rounded once (the same bits on every backend), also under jit
+    np.testing.assert_array_equal(np.asarray(out.obs_mean), obs.mean(0).astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(out.obs_std), (obs.std(0) + 1e-3).astype(np.float32))
+    mean, std = np.asarray(out.obs_mean), np.asarray(out.obs_std)
+    np.testing.assert_allclose(out.observations, (obs - mean) / std, rtol=1e-5, atol=1e-6)
+    nobs = np.asarray(ds.next_observations, np.float64)
+    np.testing.assert_allclose(out.next_observations, (nobs - mean) / std, rtol=1e-5, atol=1e-6)
+    act = np.asarray(ds.actions, np.float64)  # in [-1, 1]: dimension 1 falls below its bounds
+    unit = np.clip(2 * (act - [-2.0, 0.0]) / [4.0, 4.0] - 1, -1, 1)
+    np.testing.assert_allclose(out.actions, unit, rtol=1e-6, atol=1e-7)
+    back = D.transforms.from_unit_interval(out.actions[:, 0], low[0], high[0])
+    np.testing.assert_allclose(back, act[:, 0], rtol=1e-6, atol=1e-6)
+    for k in ("rewards", "terminals", "timeouts", "episode_start", "episode_end", "physics"):
+        jax.tree.map(np.testing.assert_array_equal, getattr(out, k), getattr(ds, k))
+    assert out.num_episodes == ds.num_episodes
+    # given statistics (a validation split normalised like its training set); samplers take it
+    ident = D.transforms.normalize_observations(ds, statistics=(np.zeros(4), np.ones(4)))
+    np.testing.assert_array_equal(ident.observations, ds.observations)
+    batch = D.sample_transitions(out, jax.random.key(0), 5)
+    np.testing.assert_array_equal(batch["obs"], np.asarray(out.observations)[batch["index"]])

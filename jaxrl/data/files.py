@@ -1,0 +1,69 @@
+"""Reading any supported file: :func:`load` picks the format from the file's contents, and
+:func:`load_card` finds the JSON card saved with a dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from jaxrl.data.d4rl import load_d4rl_hdf5
+from jaxrl.data.dataset import Dataset
+from jaxrl.data.npz import PathLike, load_npz
+from jaxrl.data.ogbench import load_ogbench_npz
+from jaxrl.data.validation import DatasetError
+
+
+def sniff(path: str) -> str:
+    """``"hdf5"``, ``"npz"`` or ``"unknown"``, from the first bytes of the file."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "hdf5"
+    if head.startswith(b"PK"):
+        return "npz"
+    return "unknown"
+
+
+def load(path: PathLike, **kwargs: Any) -> Dataset:
+    """Load any supported file: HDF5 (D4RL-style) by signature or ``.h5``/``.hdf5`` extension;
+    ``.npz`` as ours when it has ``__format__`` or ``rewards`` + ``timeouts``, else OGBench-style.
+
+    ``kwargs`` go to the chosen loader.
+    """
+    path = os.fspath(path)
+    kind = sniff(path)
+    if kind == "hdf5" or (kind == "unknown" and path.endswith((".h5", ".hdf5"))):
+        return load_d4rl_hdf5(path, **kwargs)
+    if kind == "npz":
+        with np.load(path, allow_pickle=False) as f:
+            files = set(f.files)
+        if "__format__" in files or {"rewards", "timeouts", "next_observations"} <= files:
+            return load_npz(path, **kwargs)
+        return load_ogbench_npz(path, **kwargs)
+    raise DatasetError(f"{path}: not an .npz archive or an HDF5 file")
+
+
+def load_card(path: PathLike) -> dict[str, Any] | None:
+    """The JSON card saved with a dataset: inside an ``.npz`` (``__card__``), an HDF5 root attribute
+    ``card``, or a sidecar ``<path>.json``; ``None`` when there is none."""
+    path = os.fspath(path)
+    kind = sniff(path)
+    if kind == "npz":
+        with np.load(path, allow_pickle=False) as f:
+            if "__card__" in f.files:
+                return json.loads(str(f["__card__"]))
+    elif kind == "hdf5":
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            if "card" in f.attrs:
+                text = f.attrs["card"]
+                return json.loads(text.decode() if isinstance(text, bytes) else str(text))
+    sidecar = path + ".json"
+    if os.path.exists(sidecar):
+        with open(sidecar) as fh:
+            return json.load(fh)
+    return None
