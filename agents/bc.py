@@ -30,7 +30,7 @@ from agents.td3_bc import Actor, behaviour_cloning_loss, env_actions
 from jaxrl.config import check_ranges
 from jaxrl.data import Dataset, sample_transitions, transforms
 from jaxrl.data.transforms import NormalizedDataset, normalize
-from jaxrl.networks import Categorical, PolicyNetwork
+from jaxrl.networks import Activation, Categorical, PolicyNetwork
 from jaxrl.types import Env, Metrics, PRNGKey
 
 NAME = "bc"
@@ -51,8 +51,8 @@ class Config:
     """Transitions per gradient step (static)."""
     hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(256, 256))
     """Hidden widths of the policy MLP (static)."""
-    activation: str = struct.field(pytree_node=False, default="relu")
-    """Activation of the policy MLP (static)."""
+    activation: Activation = struct.field(pytree_node=False, default="relu")
+    """Activation of the policy MLP (static; one of jaxrl.networks.Activation)."""
     normalize_obs: bool = struct.field(pytree_node=False, default=True)
     """Normalise observations with the dataset's mean and std, also when acting (static)."""
 
