@@ -3,7 +3,7 @@
 agents (BC, TD3+BC, PRDC) also take the dataset: ``init(config, env, key, data)``,
 ``train_step(config, env, state, data)`` and ``prepare_data(config, env, dataset)``."""
 
-from agents import bc, gorl, ppo, prdc, props, td3_bc
+from jaxrl.agents import bc, gorl, ppo, prdc, props, td3_bc
 
 REGISTRY = {"ppo": ppo, "gorl": gorl, "props": props, "bc": bc, "td3_bc": td3_bc, "prdc": prdc}
 

@@ -2,7 +2,7 @@
 learning on uniformly sampled transitions; rewards and next states are not used.
 
 * Continuous actions (``Box``): a deterministic ``tanh`` policy ``pi(s)`` (TD3+BC's actor,
-  :class:`agents.td3_bc.Actor`) regresses the dataset action mapped to ``[-1, 1]``:
+  :class:`jaxrl.agents.td3_bc.Actor`) regresses the dataset action mapped to ``[-1, 1]``:
   ``L = mean (pi(s) - a)^2``, TD3+BC's actor loss with the Q term removed (Fujimoto and Gu 2021,
   eq. 3 with ``lambda = 0``).
 * Discrete actions: a categorical policy ``pi(a|s) = softmax(f(s))`` minimises the cross-entropy
@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
+from jaxrl.agents.td3_bc import Actor, behaviour_cloning_loss, env_actions
 
-from agents.td3_bc import Actor, behaviour_cloning_loss, env_actions
 from jaxrl.config import check_ranges
 from jaxrl.data import Dataset, sample_transitions, transforms
 from jaxrl.data.transforms import NormalizedDataset, normalize

@@ -60,8 +60,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
+from jaxrl.agents import ppo
 
-from agents import ppo
 from jaxrl import generative as gen
 from jaxrl import rollout, staged
 from jaxrl.normalize import RunningStats
@@ -75,7 +75,7 @@ DECODERS = ("flow", "diffusion")
 
 @struct.dataclass
 class Config(ppo.Config):
-    """GoRL hyperparameters: every :class:`agents.ppo.Config` field (they configure the encoder's
+    """GoRL hyperparameters: every PPO Config field (they configure the encoder's
     PPO) plus the latent regulariser and the decoder. Float fields are dynamic (pytree leaves);
     fields marked static fix shapes, loop counts or code paths.
 

@@ -1,7 +1,7 @@
 """PRDC: Policy Regularization with Dataset Constraint (Ran, Li, Zhang, Zhang, Yu, ICML 2023,
 arXiv:2306.06569), offline.
 
-TD3+BC (:mod:`agents.td3_bc`, whose critic, target smoothing, delayed actor, EMA and
+TD3+BC (:mod:`jaxrl.agents.td3_bc`, whose critic, target smoothing, delayed actor, EMA and
 normalisation are reused unchanged) with one change: the actor is pulled not toward the batch's
 own dataset action but toward the action ``a_hat`` of the **nearest (state, action) pair in the
 whole dataset** to the key ``[beta * s, pi(s)]`` (states normalised with the dataset statistics):
@@ -35,9 +35,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import struct
-
-from agents import td3_bc
-from agents.td3_bc import (
+from jaxrl.agents import td3_bc
+from jaxrl.agents.td3_bc import (
     State,
     act,
     behaviour_cloning_loss,
@@ -45,6 +44,7 @@ from agents.td3_bc import (
     q_weight,
     steps_per_iteration,
 )
+
 from jaxrl import neighbors
 from jaxrl.data import Dataset
 from jaxrl.data.transforms import NormalizedDataset
@@ -101,7 +101,7 @@ class Config(td3_bc.Config):
 
 
 class PRDCData(NormalizedDataset):
-    """The dataset as :func:`agents.td3_bc.prepare_data` prepares it (actions in ``[-1, 1]``,
+    """The dataset as :func:`jaxrl.agents.td3_bc.prepare_data` prepares it (actions in ``[-1, 1]``,
     observations normalised) plus the neighbour index over ``[beta * s, a]``."""
 
     index: neighbors.NeighborIndex = None  # type: ignore[assignment]

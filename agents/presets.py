@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from agents import gorl, ppo, props
+from jaxrl.agents import gorl, ppo, props
 
 PPO_PRESETS: dict[str, ppo.Config] = {
     # Swing-up in about 400k steps (eval return about -200; random policy about -1200).

@@ -39,14 +39,14 @@ Choices (each checked against the authors' code where the spec marked it unverif
 - **Target update**: CleanRL PPO on the whole buffer with GAE over the chronologically ordered
   buffer, minibatches drawn from the whole buffer, and the per-minibatch early stop at
   ``target_kl`` of the authors' ``update_ppo`` (the ``target_kl`` hook of
-  :func:`agents.ppo.sgd_epochs`, which the behaviour update uses too). Before the buffer is
+  :func:`jaxrl.agents.ppo.sgd_epochs`, which the behaviour update uses too). Before the buffer is
   full, the unfilled slots are masked out of every mean (the authors train on the filled prefix;
   the minibatch count here is fixed, so minibatches are smaller in the first ``b - 1``
   iterations).
 - **Observation statistics** are updated after every ``m``-step collection (the authors'
   ``NormalizeObservation`` updates at every step); the buffer stores raw observations and
   every update normalises them with the current statistics. There is no reward normaliser (PPO's
-  ``reward_scale`` applies, as in :mod:`agents.ppo`).
+  ``reward_scale`` applies, as in :mod:`jaxrl.agents.ppo`).
 - **Sampling error** (:func:`sampling_error`): the authors' *unweighted* ``compute_se`` (the
   2025 discrete code is unweighted too; the ``|advantage|``-weighted variant in later PPOROS
   revisions is not used): an empirical policy ``pi_D`` starts as a copy of ``pi_theta`` with the
@@ -70,8 +70,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
+from jaxrl.agents import ppo
 
-from agents import ppo
 from jaxrl import rollout
 from jaxrl.buffers import RingBuffer
 from jaxrl.config import check_ranges
@@ -86,12 +86,12 @@ SAMPLINGS = ("props", "on_policy")
 
 @struct.dataclass
 class Config(ppo.Config):
-    """PROPS hyperparameters: every :class:`agents.ppo.Config` field (they configure the target
+    """PROPS hyperparameters: every PPO Config field (they configure the target
     policy's PPO update; ``num_steps`` is the target batch n per environment, ``num_minibatches``
     splits the whole buffer) plus the buffer, the behaviour update and the sampling-error fit.
     Float fields are dynamic (pytree leaves); fields marked static fix shapes, loop counts or code
     paths. The defaults are the authors' script defaults where they exist (see
-    :mod:`agents.presets` for their tuned MuJoCo settings)."""
+    :mod:`jaxrl.agents.presets` for their tuned MuJoCo settings)."""
 
     target_kl: float = 0.03
     """PPO update: stop all remaining minibatch steps once the approximate KL of a minibatch

@@ -3,7 +3,7 @@
     python benchmarks/gorl_throughput.py                                # pendulum, paper preset
     python benchmarks/gorl_throughput.py --env pendulum --num-envs 64 --iterations 20   # CPU
 
-With the networks and batch of a GoRL preset (``agents.presets.gorl_preset``; ``--num-envs``
+With the networks and batch of a GoRL preset (``jaxrl.agents.presets.gorl_preset``; ``--num-envs``
 overrides the env count), this measures env steps/s through :func:`jaxrl.train` (compilation
 excluded, no evaluation) of:
 
@@ -32,12 +32,12 @@ import jax
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from jaxrl.agents import gorl, ppo  # noqa: E402
+from jaxrl.agents.presets import gorl_preset  # noqa: E402
 from throughput import hardware  # noqa: E402
 
-import envs  # noqa: E402
 import jaxrl  # noqa: E402
-from agents import gorl, ppo  # noqa: E402
-from agents.presets import gorl_preset  # noqa: E402
+from jaxrl import envs  # noqa: E402
 
 
 def steps_per_second(agent, config, env, iterations: int, **kw) -> tuple[float, float]:

@@ -17,10 +17,10 @@ import platform
 
 import jax
 import tyro
+from jaxrl.agents.presets import PPO_PRESETS
 
-import envs
 import jaxrl
-from agents.presets import PPO_PRESETS
+from jaxrl import envs
 
 
 @dataclasses.dataclass
@@ -50,7 +50,7 @@ def hardware() -> str:
 
 
 def main(args: Args) -> list[dict]:
-    from agents import ppo
+    from jaxrl.agents import ppo
 
     config = PPO_PRESETS.get(args.env, ppo.Config())
     env = envs.make(args.env)

@@ -15,8 +15,8 @@ from jaxrl.types import Env
 
 def list_envs() -> list[str]:
     """Every name :func:`make` accepts (Brax/Playground names are listed without importing them)."""
-    from envs import brax as brax_envs
-    from envs import classic, playground, pointmaze
+    from jaxrl.envs import brax as brax_envs
+    from jaxrl.envs import classic, playground, pointmaze
 
     return (
         sorted(classic.REGISTRY)
@@ -35,18 +35,18 @@ def make(name: str, **kwargs: Any) -> Env:
     if not isinstance(name, str):
         raise TypeError(f"env name must be a string, got {type(name).__name__}: {name!r}")
     if name.startswith("brax/"):
-        from envs import brax as brax_envs
+        from jaxrl.envs import brax as brax_envs
 
         return brax_envs.make(name.removeprefix("brax/"), **kwargs)
     if name.startswith("playground/"):
-        from envs import playground
+        from jaxrl.envs import playground
 
         return playground.make(name.removeprefix("playground/"), **kwargs)
     if name.startswith("pointmaze-"):
-        from envs import pointmaze
+        from jaxrl.envs import pointmaze
 
         return pointmaze.make(name.removeprefix("pointmaze-"), **kwargs)
-    from envs import classic
+    from jaxrl.envs import classic
 
     if name in classic.REGISTRY:
         return classic.REGISTRY[name](**kwargs)

@@ -1,11 +1,11 @@
 """Adapter from ``brax.envs`` environments to the :class:`jaxrl.types.Env` protocol.
 
-    env = envs.brax.make("inverted_pendulum")            # TimeLimit(BraxEnv(...), 1000)
+    env = jaxrl.envs.brax.make("inverted_pendulum")            # TimeLimit(BraxEnv(...), 1000)
     state, ts = env.reset(key)
     state, ts = env.step(state, action)                  # one env; batch with jax.vmap
 
 Brax's ``done`` is a true termination (``terminated``); the time limit comes from
-:class:`envs.wrappers.TimeLimit`. Brax's own EpisodeWrapper/AutoResetWrapper are not used:
+:class:`jaxrl.envs.wrappers.TimeLimit`. Brax's own EpisodeWrapper/AutoResetWrapper are not used:
 autoreset lives in :mod:`jaxrl.rollout`.
 
 Importing this module does not import brax (``import brax.envs`` takes seconds), so
@@ -21,8 +21,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jaxrl.envs.wrappers import TimeLimit
 
-from envs.wrappers import TimeLimit
 from jaxrl.types import Box, Env, EnvSpec, PRNGKey, TimeStep
 
 # brax 0.14.2 ``brax.envs._envs`` keys, in registry order (tests check this against brax).

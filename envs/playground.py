@@ -1,11 +1,11 @@
 """Adapter from MuJoCo Playground DM Control suite tasks to the :class:`jaxrl.types.Env` protocol.
 
-    env = envs.playground.make("CartpoleSwingup")       # TimeLimit(PlaygroundEnv(...), 1000)
+    env = jaxrl.envs.playground.make("CartpoleSwingup")       # TimeLimit(PlaygroundEnv(...), 1000)
     state, ts = env.reset(key)
     state, ts = env.step(state, action)                 # one env; batch with jax.vmap
 
 Playground's ``done`` is a true termination (``terminated``); the time limit (the config's
-``episode_length`` unless overridden) comes from :class:`envs.wrappers.TimeLimit`.
+``episode_length`` unless overridden) comes from :class:`jaxrl.envs.wrappers.TimeLimit`.
 
 Playground 0.2.0 defaults ``config.impl = "warp"`` (MuJoCo Warp) even on CPU, where it is launch-
 bound and slow; :func:`make` picks ``"jax"`` (MJX) when JAX runs on CPU. Locomotion and
@@ -23,9 +23,9 @@ from typing import Any
 
 import jax
 import numpy as np
+from jaxrl.envs.brax import StateEnvAdapter, _freeze  # jaxrl.envs.brax does not import brax
+from jaxrl.envs.wrappers import TimeLimit
 
-from envs.brax import StateEnvAdapter, _freeze  # envs.brax does not import brax
-from envs.wrappers import TimeLimit
 from jaxrl.types import Box, Env, EnvSpec
 
 # mujoco_playground 0.2.0 ``dm_control_suite.ALL_ENVS`` (tests check this against playground).

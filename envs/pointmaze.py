@@ -53,8 +53,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+from jaxrl.envs.wrappers import TimeLimit, TimeLimitState
 
-from envs.wrappers import TimeLimit, TimeLimitState
 from jaxrl.types import Box, EnvSpec, PRNGKey, TimeStep
 
 # '#' = wall, '.' = free. Transcribed from OGBench's maze_map (1 = wall, 0 = free); row i, column j.
@@ -432,7 +432,7 @@ class PointMaze:
 
 @dataclasses.dataclass(frozen=True)
 class PointMazeEnv(TimeLimit):
-    """:class:`PointMaze` with a :class:`~envs.wrappers.TimeLimit`, plus the maze helpers that
+    """:class:`PointMaze` with a :class:`~jaxrl.envs.wrappers.TimeLimit`, plus the maze helpers that
     need the wrapped state (what :func:`make` returns). ``env.maze`` is the inner
     :class:`PointMaze` (oracle, cells, BFS distances)."""
 

@@ -21,11 +21,11 @@ import time
 import jax
 import numpy as np
 import tyro
+from jaxrl.agents import gorl, ppo
+from jaxrl.agents.presets import gorl_preset
 
-import envs
 import jaxrl
-from agents import gorl, ppo
-from agents.presets import gorl_preset
+from jaxrl import envs
 
 
 @dataclasses.dataclass
@@ -35,7 +35,7 @@ class Args:
     env: str = "pendulum"
     """Environment name."""
     preset: str = "cpu"
-    """``paper`` or ``cpu`` (see agents.presets.gorl_preset)."""
+    """``paper`` or ``cpu`` (see jaxrl.agents.presets.gorl_preset)."""
     decoder: str = "flow"
     """GoRL decoder: flow or diffusion."""
     seeds: int = 2

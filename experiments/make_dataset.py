@@ -27,14 +27,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import tyro
+from jaxrl.agents import ppo
+from jaxrl.agents.presets import PPO_PRESETS
+from jaxrl.envs import pointmaze
 from tqdm.auto import tqdm
 
-import envs
 import jaxrl
-from agents import ppo
-from agents.presets import PPO_PRESETS
-from envs import pointmaze
-from jaxrl import data, rollout
+from jaxrl import data, envs, rollout
 from jaxrl.checkpoint import Checkpointer
 
 
@@ -192,7 +191,7 @@ def make_pointmaze(args: PointMazeArgs) -> str:
         ds,
         length,
         env=f"pointmaze-{args.maze}",
-        policy="BFS waypoint oracle (envs.pointmaze.PointMaze.oracle_action)",
+        policy="BFS waypoint oracle (jaxrl.envs.pointmaze.PointMaze.oracle_action)",
         noise=args.noise,
         episode_length=length,
         goals="navigate: random maze vertices, resampled on success"
@@ -298,7 +297,7 @@ def make_locomotion(args: LocomotionArgs) -> list[str]:
         "env": args.env,
         "random_return": random_return,
         "expert_return": expert_return,
-        "expert_policy": f"PPO (agents.ppo, preset for {args.env}) after {steps[-1]:,} steps",
+        "expert_policy": f"PPO (jaxrl.agents.ppo, preset for {args.env}) after {steps[-1]:,} steps",
         "medium_policy": f"PPO snapshot after {steps[medium]:,} steps, eval return "
         f"{evals[medium]:.1f} (target: a third of the way from random to expert, {target:.1f})",
         "normalised_score": "100 * (return - random_return) / (expert_return - random_return)",

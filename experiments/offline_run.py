@@ -19,9 +19,8 @@ from typing import Any
 import jax
 import numpy as np
 
-import envs
 import jaxrl
-from jaxrl import data
+from jaxrl import data, envs
 from jaxrl.loggers import CsvLogger, JsonlLogger
 from jaxrl.plot import plot_curves
 

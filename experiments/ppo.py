@@ -6,7 +6,7 @@
 
 Writes ``runs/ppo-<env>-<time>/`` with ``config.json``, ``metrics.jsonl``, ``metrics.csv``,
 ``curves.png`` and ``checkpoints/`` (the whole state, at every evaluation). Per-env tuned
-presets (``agents.presets.PPO_PRESETS``) are the defaults; any flag overrides them. A stopped run
+presets (``PPO_PRESETS`` in jaxrl.agents.presets) are the defaults. A stopped run
 continues exactly with
 
     python experiments/ppo.py --resume runs/ppo-pendulum-20261124-101500
@@ -24,11 +24,11 @@ import time
 import jax
 import numpy as np
 import tyro
+from jaxrl.agents import ppo
+from jaxrl.agents.presets import PPO_PRESETS
 
-import envs
 import jaxrl
-from agents import ppo
-from agents.presets import PPO_PRESETS
+from jaxrl import envs
 from jaxrl.loggers import CsvLogger, JsonlLogger, TensorBoardLogger, WandbLogger
 from jaxrl.plot import plot_curves
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 import dataclasses
 
 import tyro
+from jaxrl.agents import prdc
 from offline_run import OfflineArgs, main_for
-
-from agents import prdc
 
 
 @dataclasses.dataclass

@@ -21,9 +21,8 @@ import time
 import jax
 import numpy as np
 import tyro
+from jaxrl.agents import prdc, td3_bc
 from offline_run import OfflineArgs, load_dataset, normalised, reference_returns, train_offline
-
-from agents import prdc, td3_bc
 
 
 @dataclasses.dataclass

@@ -5,7 +5,7 @@
     python experiments/props.py --env pendulum --config.props-num-steps 32 --total-steps 200000
     python experiments/props.py --fixed-target   # sampling error only: frozen targets, no learning
 
-Three methods, one :mod:`agents.props` config, only the sampling and the buffer differ:
+Three methods, one :mod:`jaxrl.agents.props` config, only the sampling and the buffer differ:
 
 - ``PROPS``: the behaviour policy collects, buffer of ``buffer_batches`` (b, default 2) batches;
 - ``PPO-buffer``: pi_theta collects (on-policy sampling), the same b-batch buffer;
@@ -22,7 +22,7 @@ Whether PROPS learns *faster* than PPO-with-buffer is a question for this script
 seeds, not for the test suite: on one-env CartPole (24k steps) the two are within seed noise of
 each other (see the closing figures in ``tests/test_props.py``).
 
-Defaults: ``agents.presets.PROPS_PRESETS[env]`` (the authors' tuned MuJoCo settings for
+Defaults: ``jaxrl.agents.presets.PROPS_PRESETS[env]`` (the authors' tuned MuJoCo settings for
 ``brax/{swimmer,hopper,halfcheetah,walker2d,ant,humanoid}``, with their budgets), else
 ``props.Config()``; any ``--config.*`` flag overrides.
 
@@ -45,11 +45,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import tyro
+from jaxrl.agents import ppo, props
+from jaxrl.agents.presets import PROPS_PAPER, PROPS_PRESETS
 
-import envs
 import jaxrl
-from agents import ppo, props
-from agents.presets import PROPS_PAPER, PROPS_PRESETS
+from jaxrl import envs
 from jaxrl.loggers import JsonlLogger
 from jaxrl.networks import output_layer_path
 from jaxrl.stats import paired_difference

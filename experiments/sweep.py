@@ -18,11 +18,11 @@ import time
 
 import jax
 import tyro
+from jaxrl.agents import ppo
+from jaxrl.agents.presets import PPO_PRESETS
 
-import envs
 import jaxrl
-from agents import ppo
-from agents.presets import PPO_PRESETS
+from jaxrl import envs
 from jaxrl import sweep as sweeps
 from jaxrl.loggers import CsvLogger, JsonlLogger
 from jaxrl.plot import plot_curves

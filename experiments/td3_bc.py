@@ -16,9 +16,8 @@ from __future__ import annotations
 import dataclasses
 
 import tyro
+from jaxrl.agents import td3_bc
 from offline_run import OfflineArgs, main_for
-
-from agents import td3_bc
 
 
 @dataclasses.dataclass

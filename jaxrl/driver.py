@@ -654,7 +654,7 @@ def train(
     environment steps per run (for an offline agent, trained on ``data``, gradient steps).
 
     Args:
-        agent: the agent, e.g. the module ``agents.ppo``.
+        agent: the agent, e.g. the module ``jaxrl.agents.ppo``.
         config: the agent's ``Config``, or a :class:`jaxrl.sweep.Sweep` of them (vmapped).
         env: an environment (``envs.make(...)``).
         key: PRNG key. With ``seeds=N`` the run for seed ``i`` uses ``jax.random.split(key, N)[i]``

@@ -174,8 +174,8 @@ class Agent(Protocol):
       ``init(config, env, key, data)`` and ``train_step(config, env, state, data)``, after
       ``prepare_data`` (when the agent has one) has turned the raw dataset into what the agent
       samples from. So an agent that only trains online may leave the parameter out
-      (``init(config, env, key)``, as ``agents.ppo`` does), one that only trains from data may
-      make it required (``agents.td3_bc``), and one that does both declares ``data=None``.
+      (``init(config, env, key)``, as ``jaxrl.agents.ppo`` does), one that only trains from data may
+      make it required (``jaxrl.agents.td3_bc``), and one that does both declares ``data=None``.
       ``init`` and ``train_step`` must agree. :func:`agent_modes` reads this from the signatures.
     - ``act`` must not change ``state``; the driver evaluates with it (``deterministic`` for the
       policy's mode) and the dataset is never passed to it: statistics it needs live in the state.

@@ -25,13 +25,13 @@ if _CACHE:
 
 
 class CountingPPO:
-    """``agents.ppo`` with a counter of how often ``train_step`` is traced (trace-count tests):
+    """PPO with a counter of how often ``train_step`` is traced (trace-count tests):
     an object, not a module, that fits :class:`jaxrl.types.Agent` (online)."""
 
     NAME = "counting-ppo"
 
     def __init__(self) -> None:
-        from agents import ppo
+        from jaxrl.agents import ppo
 
         self.ppo = ppo
         self.traces = 0

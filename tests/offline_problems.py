@@ -10,8 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import envs
-from jaxrl import data, rollout
+from jaxrl import data, envs, rollout
 from jaxrl.types import Box, EnvSpec, PRNGKey, TimeStep
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments"))

@@ -8,9 +8,8 @@ import types
 import jax
 import pytest
 
-import agents
-import envs
 import jaxrl
+from jaxrl import agents, envs
 from jaxrl.types import Agent, agent_modes
 
 FIRST_PARAMETERS = {
@@ -102,8 +101,10 @@ def test_a_missing_or_misshapen_piece_is_named(changes, message):
 def test_train_rejects_data_for_online_agents_and_needs_it_for_offline_ones():
     env, key = envs.make("pendulum"), jax.random.key(0)
     with pytest.raises(TypeError, match="'ppo' trains online"):
-        jaxrl.train(agents.ppo, agents.ppo.Config(), env, key, 10, data={"x": 1}, progress=False)
+        jaxrl.train(
+            jaxrl.agents.ppo, jaxrl.agents.ppo.Config(), env, key, 10, data={"x": 1}, progress=False
+        )
     with pytest.raises(TypeError, match="'td3_bc' trains from data: pass data="):
-        jaxrl.train(agents.td3_bc, agents.td3_bc.Config(), env, key, 10, progress=False)
+        jaxrl.train(jaxrl.agents.td3_bc, jaxrl.agents.td3_bc.Config(), env, key, 10, progress=False)
     with pytest.raises(TypeError, match="lacks act"):
         jaxrl.train(fake_agent(act=None), None, env, key, 10, progress=False)

@@ -14,11 +14,10 @@ import jax
 import numpy as np
 import pytest
 from conftest import CountingPPO
+from jaxrl.agents import ppo
 
-import envs
 import jaxrl
-from agents import ppo
-from jaxrl import staged
+from jaxrl import envs, staged
 from jaxrl import sweep as sweeps
 from jaxrl.checkpoint import Checkpointer, CheckpointError
 from jaxrl.driver import NonFiniteError
@@ -298,7 +297,7 @@ MULTI_DEVICE = """
 import os
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
 import jax, numpy as np, envs, jaxrl
-from agents import ppo
+from jaxrl.agents import ppo
 assert jax.device_count() == 4
 cfg = ppo.Config(num_envs=8, num_steps=16, num_minibatches=2, num_epochs=2)
 env = envs.make("pendulum")

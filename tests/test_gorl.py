@@ -8,10 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jaxrl.agents import gorl, ppo
 
-import envs
 import jaxrl
-from agents import gorl, ppo
+from jaxrl import envs
 from jaxrl import generative as gen
 from jaxrl.types import Box, EnvSpec, TimeStep
 

@@ -37,11 +37,11 @@ import functools
 
 import jax
 import numpy as np
+from jaxrl.agents import prdc, td3_bc
 from offline_problems import pendulum_random_plus_good
 
-import envs
 import jaxrl
-from agents import prdc, td3_bc
+from jaxrl import envs
 
 STEPS = 20_000
 SEEDS = 8

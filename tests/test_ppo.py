@@ -9,12 +9,11 @@ import optax
 import pytest
 from conftest import CountingPPO
 from flax import struct
+from jaxrl.agents import ppo
+from jaxrl.agents.presets import PPO_PRESETS
 
-import envs
 import jaxrl
-from agents import ppo
-from agents.presets import PPO_PRESETS
-from jaxrl import networks
+from jaxrl import envs, networks
 from jaxrl.types import Discrete, EnvSpec, TimeStep
 
 PENDULUM = PPO_PRESETS["pendulum"]

@@ -7,12 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jaxrl.agents import prdc, td3_bc
 from offline_problems import GOOD, NeighbourBandit, neighbour_dataset
 
-import envs
 import jaxrl
-from agents import prdc, td3_bc
-from jaxrl import data, rollout
+from jaxrl import data, envs, rollout
 
 ENV = envs.make("pendulum")
 

@@ -8,11 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jaxrl.agents import td3_bc
 
-import envs
 import jaxrl
-from agents import td3_bc
-from jaxrl import data
+from jaxrl import data, envs
 
 ENV = envs.make("pendulum")
 SMALL = td3_bc.Config(hidden_sizes=(64, 64))
