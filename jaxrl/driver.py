@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from jaxrl import distributed, rollout
 from jaxrl.checkpoint import Checkpointer, History, config_record, json_equal
+from jaxrl.config import to_json
 from jaxrl.loggers import Logger
 from jaxrl.sweep import Sweep
 from jaxrl.types import Agent, Env, PRNGKey, agent_modes, agent_name
@@ -403,6 +404,8 @@ class _Outputs:
             record = {
                 **run.record(),
                 "config": config_record(run.base),
+                # the whole config as JSON (jaxrl.config.from_json rebuilds it: jaxrl.policy)
+                "agent_config": to_json(run.first) if dataclasses.is_dataclass(run.first) else None,
                 "chunk_iterations": chunks.iterations,
                 "chunks_done": chunk + 1,
                 "history_rows": chunk + 1,
