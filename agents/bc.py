@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
-from jaxrl.agents.td3_bc import Actor, behaviour_cloning_loss, env_actions
 
+from jaxrl.agents.td3_bc import Actor, behaviour_cloning_loss, env_actions
 from jaxrl.config import check_ranges
 from jaxrl.data import Dataset, sample_transitions, transforms
 from jaxrl.data.transforms import NormalizedDataset, normalize

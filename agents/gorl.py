@@ -60,10 +60,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
-from jaxrl.agents import ppo
 
 from jaxrl import generative as gen
 from jaxrl import rollout, staged
+from jaxrl.agents import ppo
 from jaxrl.normalize import RunningStats
 from jaxrl.types import Box, Env, Metrics, PRNGKey
 

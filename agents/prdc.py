@@ -35,6 +35,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import struct
+
+from jaxrl import neighbors
 from jaxrl.agents import td3_bc
 from jaxrl.agents.td3_bc import (
     State,
@@ -44,8 +46,6 @@ from jaxrl.agents.td3_bc import (
     q_weight,
     steps_per_iteration,
 )
-
-from jaxrl import neighbors
 from jaxrl.data import Dataset
 from jaxrl.data.transforms import NormalizedDataset
 from jaxrl.types import Env, Metrics

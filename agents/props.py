@@ -70,9 +70,9 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
-from jaxrl.agents import ppo
 
 from jaxrl import rollout
+from jaxrl.agents import ppo
 from jaxrl.buffers import RingBuffer
 from jaxrl.config import check_ranges
 from jaxrl.networks import Categorical, DiagGaussian, Distribution, stop_feature_gradients

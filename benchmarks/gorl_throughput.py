@@ -32,12 +32,12 @@ import jax
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from jaxrl.agents import gorl, ppo  # noqa: E402
-from jaxrl.agents.presets import gorl_preset  # noqa: E402
 from throughput import hardware  # noqa: E402
 
 import jaxrl  # noqa: E402
 from jaxrl import envs  # noqa: E402
+from jaxrl.agents import gorl, ppo  # noqa: E402
+from jaxrl.agents.presets import gorl_preset  # noqa: E402
 
 
 def steps_per_second(agent, config, env, iterations: int, **kw) -> tuple[float, float]:

@@ -41,10 +41,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from jaxrl.agents import prdc, td3_bc  # noqa: E402
-
 import jaxrl  # noqa: E402
 from jaxrl import data, neighbors  # noqa: E402
+from jaxrl.agents import prdc, td3_bc  # noqa: E402
 from jaxrl.types import Box, EnvSpec, TimeStep  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -17,10 +17,10 @@ import platform
 
 import jax
 import tyro
-from jaxrl.agents.presets import PPO_PRESETS
 
 import jaxrl
 from jaxrl import envs
+from jaxrl.agents.presets import PPO_PRESETS
 
 
 @dataclasses.dataclass

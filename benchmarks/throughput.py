@@ -44,10 +44,9 @@ import jax.numpy as jnp
 # Run from a checkout without installation too.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from jaxrl.agents import ppo  # noqa: E402
-
 import jaxrl  # noqa: E402
 from jaxrl import envs  # noqa: E402
+from jaxrl.agents import ppo  # noqa: E402
 from jaxrl.rollout import VecEnv  # noqa: E402
 from jaxrl.types import Discrete  # noqa: E402
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jaxrl.envs.wrappers import TimeLimit
 
+from jaxrl.envs.wrappers import TimeLimit
 from jaxrl.types import Box, Env, EnvSpec, PRNGKey, TimeStep
 
 # brax 0.14.2 ``brax.envs._envs`` keys, in registry order (tests check this against brax).

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 from flax import struct
-from jaxrl.envs.wrappers import RescaleAction, TimeLimit
 
+from jaxrl.envs.wrappers import RescaleAction, TimeLimit
 from jaxrl.types import Box, Discrete, Env, EnvSpec, PRNGKey, TimeStep
 
 

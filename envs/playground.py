@@ -23,9 +23,9 @@ from typing import Any
 
 import jax
 import numpy as np
+
 from jaxrl.envs.brax import StateEnvAdapter, _freeze  # jaxrl.envs.brax does not import brax
 from jaxrl.envs.wrappers import TimeLimit
-
 from jaxrl.types import Box, Env, EnvSpec
 
 # mujoco_playground 0.2.0 ``dm_control_suite.ALL_ENVS`` (tests check this against playground).

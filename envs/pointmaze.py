@@ -53,8 +53,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
-from jaxrl.envs.wrappers import TimeLimit, TimeLimitState
 
+from jaxrl.envs.wrappers import TimeLimit, TimeLimitState
 from jaxrl.types import Box, EnvSpec, PRNGKey, TimeStep
 
 # '#' = wall, '.' = free. Transcribed from OGBench's maze_map (1 = wall, 0 = free); row i, column j.

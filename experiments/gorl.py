@@ -30,10 +30,10 @@ import time
 import jax
 import numpy as np
 import tyro
-from jaxrl.agents import gorl
-from jaxrl.agents.presets import gorl_preset
 
 from jaxrl import envs
+from jaxrl.agents import gorl
+from jaxrl.agents.presets import gorl_preset
 from jaxrl.loggers import JsonlLogger
 
 

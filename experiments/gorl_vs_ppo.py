@@ -21,11 +21,11 @@ import time
 import jax
 import numpy as np
 import tyro
-from jaxrl.agents import gorl, ppo
-from jaxrl.agents.presets import gorl_preset
 
 import jaxrl
 from jaxrl import envs
+from jaxrl.agents import gorl, ppo
+from jaxrl.agents.presets import gorl_preset
 
 
 @dataclasses.dataclass

@@ -27,14 +27,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import tyro
-from jaxrl.agents import ppo
-from jaxrl.agents.presets import PPO_PRESETS
-from jaxrl.envs import pointmaze
 from tqdm.auto import tqdm
 
 import jaxrl
 from jaxrl import data, envs, rollout
+from jaxrl.agents import ppo
+from jaxrl.agents.presets import PPO_PRESETS
 from jaxrl.checkpoint import Checkpointer
+from jaxrl.envs import pointmaze
 
 
 def _return_stats(returns: np.ndarray) -> dict[str, float] | None:

@@ -24,11 +24,11 @@ import time
 import jax
 import numpy as np
 import tyro
-from jaxrl.agents import ppo
-from jaxrl.agents.presets import PPO_PRESETS
 
 import jaxrl
 from jaxrl import envs
+from jaxrl.agents import ppo
+from jaxrl.agents.presets import PPO_PRESETS
 from jaxrl.loggers import CsvLogger, JsonlLogger, TensorBoardLogger, WandbLogger
 from jaxrl.plot import plot_curves
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 
 import tyro
-from jaxrl.agents import prdc
 from offline_run import OfflineArgs, main_for
+
+from jaxrl.agents import prdc
 
 
 @dataclasses.dataclass

@@ -21,8 +21,9 @@ import time
 import jax
 import numpy as np
 import tyro
-from jaxrl.agents import prdc, td3_bc
 from offline_run import OfflineArgs, load_dataset, normalised, reference_returns, train_offline
+
+from jaxrl.agents import prdc, td3_bc
 
 
 @dataclasses.dataclass

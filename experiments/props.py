@@ -45,11 +45,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import tyro
-from jaxrl.agents import ppo, props
-from jaxrl.agents.presets import PROPS_PAPER, PROPS_PRESETS
 
 import jaxrl
 from jaxrl import envs
+from jaxrl.agents import ppo, props
+from jaxrl.agents.presets import PROPS_PAPER, PROPS_PRESETS
 from jaxrl.loggers import JsonlLogger
 from jaxrl.networks import output_layer_path
 from jaxrl.stats import paired_difference

@@ -18,12 +18,12 @@ import time
 
 import jax
 import tyro
-from jaxrl.agents import ppo
-from jaxrl.agents.presets import PPO_PRESETS
 
 import jaxrl
 from jaxrl import envs
 from jaxrl import sweep as sweeps
+from jaxrl.agents import ppo
+from jaxrl.agents.presets import PPO_PRESETS
 from jaxrl.loggers import CsvLogger, JsonlLogger
 from jaxrl.plot import plot_curves
 

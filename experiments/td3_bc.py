@@ -16,8 +16,9 @@ from __future__ import annotations
 import dataclasses
 
 import tyro
-from jaxrl.agents import td3_bc
 from offline_run import OfflineArgs, main_for
+
+from jaxrl.agents import td3_bc
 
 
 @dataclasses.dataclass

@@ -10,10 +10,9 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from jaxrl.agents import ppo  # noqa: E402
-
 import jaxrl  # noqa: E402
 from jaxrl import envs  # noqa: E402
+from jaxrl.agents import ppo  # noqa: E402
 
 cache = os.environ.get("JAXRL_TEST_CACHE")
 if cache:

@@ -29,11 +29,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jaxrl.agents import bc, td3_bc
 from offline_problems import cartpole_controller, controller_dataset, pendulum_controller
 
 import jaxrl
 from jaxrl import data, envs
+from jaxrl.agents import bc, td3_bc
 from jaxrl.types import Box, EnvSpec
 
 PENDULUM = envs.make("pendulum")

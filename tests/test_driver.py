@@ -14,11 +14,11 @@ import jax
 import numpy as np
 import pytest
 from conftest import CountingPPO
-from jaxrl.agents import ppo
 
 import jaxrl
 from jaxrl import envs, staged
 from jaxrl import sweep as sweeps
+from jaxrl.agents import ppo
 from jaxrl.checkpoint import Checkpointer, CheckpointError
 from jaxrl.driver import NonFiniteError
 

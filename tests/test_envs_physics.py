@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from jaxrl.envs import brax as brax_envs
 from jaxrl.envs import playground as playground_envs
 from jaxrl.envs.wrappers import TimeLimit
-
 from jaxrl.types import Box, TimeStep
 
 N_ENVS = 4

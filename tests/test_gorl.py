@@ -8,11 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jaxrl.agents import gorl, ppo
 
 import jaxrl
 from jaxrl import envs
 from jaxrl import generative as gen
+from jaxrl.agents import gorl, ppo
 from jaxrl.types import Box, EnvSpec, TimeStep
 
 SMALL = gorl.Config(

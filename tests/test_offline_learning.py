@@ -37,11 +37,11 @@ import functools
 
 import jax
 import numpy as np
-from jaxrl.agents import prdc, td3_bc
 from offline_problems import pendulum_random_plus_good
 
 import jaxrl
 from jaxrl import envs
+from jaxrl.agents import prdc, td3_bc
 
 STEPS = 20_000
 SEEDS = 8

@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jaxrl.envs import pointmaze as pm
-from jaxrl.envs.wrappers import TimeLimit
 
 from jaxrl import envs
+from jaxrl.envs import pointmaze as pm
+from jaxrl.envs.wrappers import TimeLimit
 from jaxrl.rollout import VecEnv
 
 LAYOUTS = ("medium", "large")

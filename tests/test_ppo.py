@@ -9,11 +9,11 @@ import optax
 import pytest
 from conftest import CountingPPO
 from flax import struct
-from jaxrl.agents import ppo
-from jaxrl.agents.presets import PPO_PRESETS
 
 import jaxrl
 from jaxrl import envs, networks
+from jaxrl.agents import ppo
+from jaxrl.agents.presets import PPO_PRESETS
 from jaxrl.types import Discrete, EnvSpec, TimeStep
 
 PENDULUM = PPO_PRESETS["pendulum"]

@@ -6,11 +6,11 @@ Each physics env costs 20-70 s of compilation on a 2-core CPU, so these are few 
 import jax
 import numpy as np
 import pytest
-from jaxrl.agents import ppo
 from test_ppo import learning_run
 
 import jaxrl
 from jaxrl import envs
+from jaxrl.agents import ppo
 
 pytestmark = pytest.mark.physics
 

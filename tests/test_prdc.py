@@ -7,11 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jaxrl.agents import prdc, td3_bc
 from offline_problems import GOOD, NeighbourBandit, neighbour_dataset
 
 import jaxrl
 from jaxrl import data, envs, rollout
+from jaxrl.agents import prdc, td3_bc
 
 ENV = envs.make("pendulum")
 

@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jaxrl.agents import props
-from jaxrl.agents.presets import PROPS_PRESETS
 
 import jaxrl
 from jaxrl import envs
+from jaxrl.agents import props
+from jaxrl.agents.presets import PROPS_PRESETS
 from jaxrl.buffers import RingBuffer
 from jaxrl.networks import Categorical, DiagGaussian, TanhGaussian
 from jaxrl.types import Transition

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import struct
-from jaxrl.envs.wrappers import TimeLimit
 
 from jaxrl import rollout
+from jaxrl.envs.wrappers import TimeLimit
 from jaxrl.types import Box, EnvSpec, TimeStep
 
 

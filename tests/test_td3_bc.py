@@ -8,10 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jaxrl.agents import td3_bc
 
 import jaxrl
 from jaxrl import data, envs
+from jaxrl.agents import td3_bc
 
 ENV = envs.make("pendulum")
 SMALL = td3_bc.Config(hidden_sizes=(64, 64))
