@@ -24,8 +24,9 @@ Modules
 * :mod:`~jaxrl.data.transforms`: jittable transforms agents apply before training (actions to
   ``[-1, 1]``, observations normalised with the dataset's statistics).
 * Files: our ``.npz`` (:mod:`~jaxrl.data.npz`), D4RL-style HDF5 (:mod:`~jaxrl.data.d4rl`),
-  OGBench-style ``.npz`` (:mod:`~jaxrl.data.ogbench`); :func:`load` dispatches on the file's
-  contents (:mod:`~jaxrl.data.files`).
+  OGBench-style ``.npz`` (:mod:`~jaxrl.data.ogbench`), Minari datasets (folders or local dataset
+  ids, read and written with the optional ``minari`` package: :mod:`~jaxrl.data.minari`);
+  :func:`load` dispatches on the file's contents (:mod:`~jaxrl.data.files`).
 
 All loaders validate through :meth:`Dataset.create`; every problem raises :class:`DatasetError`
 naming the field and the first offending rows.
@@ -35,6 +36,7 @@ from jaxrl.data import transforms
 from jaxrl.data.d4rl import load_d4rl_hdf5, save_d4rl_hdf5
 from jaxrl.data.dataset import Dataset, concatenate, from_transitions
 from jaxrl.data.files import load, load_card
+from jaxrl.data.minari import load_minari, save_minari
 from jaxrl.data.npz import NPZ_FORMAT, PathLike, load_npz, save_npz
 from jaxrl.data.ogbench import load_ogbench_npz, save_ogbench_npz
 from jaxrl.data.samplers import (
@@ -70,5 +72,7 @@ __all__ = [
     "load_d4rl_hdf5",
     "save_ogbench_npz",
     "load_ogbench_npz",
+    "save_minari",
+    "load_minari",
     "load",
 ]
