@@ -14,6 +14,10 @@ learning on uniformly sampled transitions; rewards and next states are not used.
 Observations are normalised with the dataset's mean and standard deviation, as in TD3+BC, by
 :func:`prepare_data` (:func:`jaxrl.data.transforms.prepare`); :func:`act` applies the same
 statistics, kept in the state. One ``train_step`` is one Adam step on one batch.
+
+Inputs are checked before anything is traced: :meth:`Config.validate` (every numeric field
+against :data:`RANGES`, widths, the activation) and :func:`check_env` (both action kinds work;
+the MLP needs vector observations), called by :func:`prepare_data` and :func:`init`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,16 @@ import optax
 from flax import struct
 
 from jaxrl.agents.td3_bc import Actor, behaviour_cloning_loss, env_actions
-from jaxrl.config import check_ranges
+from jaxrl.config import (
+    COUNT,
+    NONNEGATIVE,
+    POSITIVE,
+    RangeSpec,
+    check_choices,
+    check_ranges,
+    check_sizes,
+    require_vector_obs,
+)
 from jaxrl.data import Dataset, sample_transitions, transforms
 from jaxrl.data.transforms import NormalizedDataset, normalize
 from jaxrl.networks import Activation, Categorical, PolicyNetwork
@@ -42,35 +55,43 @@ class Config:
     recompile); fields marked static fix shapes."""
 
     learning_rate: float = 3e-4
-    """Adam step size."""
+    """Adam step size, >= 0."""
     entropy_coef: float = 0.0
-    """Discrete actions: weight of the entropy bonus subtracted from the cross-entropy."""
+    """Discrete actions: weight of the entropy bonus subtracted from the cross-entropy, >= 0."""
     obs_std_eps: float = 1e-3
-    """Added to the dataset's observation std before dividing (as TD3+BC)."""
+    """Added to the dataset's observation std before dividing (as TD3+BC), > 0."""
     batch_size: int = struct.field(pytree_node=False, default=256)
-    """Transitions per gradient step (static)."""
+    """Transitions per gradient step, >= 1 (static)."""
     hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(256, 256))
-    """Hidden widths of the policy MLP (static)."""
+    """Hidden widths of the policy MLP; at least one layer, widths >= 1 (static)."""
     activation: Activation = struct.field(pytree_node=False, default="relu")
     """Activation of the policy MLP (static; one of jaxrl.networks.Activation)."""
     normalize_obs: bool = struct.field(pytree_node=False, default=True)
     """Normalise observations with the dataset's mean and std, also when acting (static)."""
 
     def validate(self) -> None:
-        """Raise a ValueError naming the field for an impossible value."""
-        if self.batch_size < 1:
-            raise ValueError(f"Config.batch_size must be >= 1, got {self.batch_size}")
-        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
-            raise ValueError(f"Config.hidden_sizes must be positive, got {self.hidden_sizes}")
+        """Raise a ValueError naming the field, its value and what is allowed: every numeric
+        field against :data:`RANGES` (NaN and infinities refused), the widths (non-empty,
+        positive) and the activation."""
         check_ranges(self, RANGES)
+        check_sizes(self, ("hidden_sizes",))
+        check_choices(self)
 
 
-RANGES = (
-    ("learning_rate", 0.0, None),
-    ("entropy_coef", 0.0, None),
-    ("obs_std_eps", 0.0, None),
+RANGES: tuple[RangeSpec, ...] = (
+    ("learning_rate", NONNEGATIVE),
+    ("entropy_coef", NONNEGATIVE),
+    ("obs_std_eps", POSITIVE),
+    ("batch_size", COUNT),
 )
-"""Allowed ranges of the dynamic fields (checked by ``Config.validate``)."""
+"""Allowed values of every numeric field (checked by ``Config.validate``)."""
+
+
+def check_env(config: Config, env: Env) -> None:
+    """Raise a ValueError naming the env unless BC can train on it: ``Box`` and ``Discrete``
+    actions both work; the policy MLP needs vector observations. Cheap: reads ``env.spec``."""
+    del config
+    require_vector_obs("BC", env)
 
 
 def make_policy(config: Config, env: Env) -> Actor | PolicyNetwork:
@@ -123,12 +144,15 @@ def act(
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
     """Check ``dataset`` against ``env``, scale continuous actions to ``[-1, 1]`` and normalise
     observations (:func:`jaxrl.data.transforms.prepare`); prepared data passes through."""
+    check_env(config, env)
     return transforms.prepare(dataset, env.spec, config.normalize_obs, float(config.obs_std_eps))
 
 
 def init(config: Config, env: Env, key: PRNGKey, data: NormalizedDataset) -> State:
-    """Initialise the policy and its optimiser; keep the dataset's observation statistics."""
+    """Initialise the policy and its optimiser; keep the dataset's observation statistics
+    (after ``config.validate()`` and :func:`check_env`)."""
     config.validate()
+    check_env(config, env)
     k_policy, key = jax.random.split(key)
     obs = jnp.zeros((1, *env.spec.obs_shape), jnp.float32)
     params = {"policy": make_policy(config, env).init(k_policy, obs)}

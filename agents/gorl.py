@@ -44,6 +44,11 @@ Differences from the official code (each deliberate, see also :class:`Config`):
   number of epochs (``decoder_epochs``) inside one ``lax.scan``; after ``decoder_patience``
   epochs without a better validation loss the parameters are frozen, and the best-validation
   parameters are returned (same result as stopping).
+
+GoRL needs continuous (``Box``) actions (the decoder's output is squashed onto the action box):
+:func:`check_env` refuses a ``Discrete`` env by name, and :func:`init` calls it (after
+``config.validate()``) before anything is traced; a run script can call it earlier, through
+:func:`jaxrl.config.check_env`, before it makes any folder.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ import functools
 import math
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -64,13 +69,26 @@ from flax import struct
 from jaxrl import generative as gen
 from jaxrl import rollout, staged
 from jaxrl.agents import ppo
+from jaxrl.config import (
+    COUNT,
+    NONNEGATIVE,
+    Range,
+    RangeSpec,
+    check_ranges,
+    check_sizes,
+    require_box,
+)
 from jaxrl.normalize import RunningStats
-from jaxrl.types import Box, Env, Metrics, PRNGKey
+from jaxrl.types import Env, Metrics, PRNGKey
 
 NAME = "gorl"
 
-Z_REGS = ("l2", "kl")
-DECODERS = ("flow", "diffusion")
+ZReg = Literal["l2", "kl"]
+"""Latent regularisers (:attr:`Config.z_reg`)."""
+Decoder = Literal["flow", "diffusion"]
+"""Decoder kinds (:attr:`Config.decoder`)."""
+Z_REGS: tuple[str, ...] = get_args(ZReg)
+DECODERS: tuple[str, ...] = get_args(Decoder)
 
 
 @struct.dataclass
@@ -85,54 +103,79 @@ class Config(ppo.Config):
     """
 
     z_reg_coef: float = 5e-4
-    """Coefficient c of the latent regulariser (official: 5e-4 in stage 0, 1e-3 later)."""
-    z_reg: str = struct.field(pytree_node=False, default="l2")
+    """Coefficient c of the latent regulariser, >= 0 (official: 5e-4 in stage 0, 1e-3 later)."""
+    z_reg: ZReg = struct.field(pytree_node=False, default="l2")
     """Latent regulariser (static). ``"l2"``: the official code's ``c * (mean(mu^2) +
     mean(sigma^2))`` (default, to match the published curves; it pushes sigma towards 0, the
     entropy bonus counteracts). ``"kl"``: the paper's KL to N(0, I),
     ``c * mean_{batch, dims} 0.5 * (mu^2 + sigma^2 - 1 - log sigma^2)`` (per-dimension mean, so
     ``c`` has the same scale as for ``"l2"``)."""
-    decoder: str = struct.field(pytree_node=False, default="flow")
+    decoder: Decoder = struct.field(pytree_node=False, default="flow")
     """``"flow"`` (conditional flow matching, Euler sampler) or ``"diffusion"`` (DDPM training with
     the cosine schedule, DDIM sampling) (static)."""
     decoder_hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(64,) * 4)
-    """Hidden widths of the decoder MLP, SiLU activations (static)."""
+    """Hidden widths of the decoder MLP, SiLU activations; at least one layer, widths >= 1
+    (static)."""
     decoder_steps: int = struct.field(pytree_node=False, default=10)
-    """Flow Euler steps / diffusion steps T (static)."""
+    """Flow Euler steps / diffusion steps T, >= 1 (static)."""
     decoder_lr: float = 3e-4
-    """Adam step size of decoder training."""
+    """Adam step size of decoder training, >= 0."""
     decoder_batch: int = struct.field(pytree_node=False, default=8192)
-    """Decoder minibatch size (static; capped at the training-set size)."""
+    """Decoder minibatch size, >= 1 (static; capped at the training-set size)."""
     decoder_epochs: int = struct.field(pytree_node=False, default=50)
-    """Decoder training epochs (static)."""
+    """Decoder training epochs, >= 1 (static)."""
     decoder_patience: int = struct.field(pytree_node=False, default=20)
-    """Freeze the decoder after this many epochs without a better validation loss (static)."""
+    """Freeze the decoder after this many epochs without a better validation loss, >= 1
+    (static)."""
     decoder_samples: int = struct.field(pytree_node=False, default=8)
-    """(t, eps) pairs per action in the decoder loss (static)."""
+    """(t, eps) pairs per action in the decoder loss, >= 1 (static)."""
     decoder_val_fraction: float = struct.field(pytree_node=False, default=0.1)
-    """Fraction of the collected pairs held out for validation / early stopping (static)."""
+    """Fraction of the collected pairs held out for validation / early stopping, in (0, 1)
+    (static)."""
     collect_steps: int = struct.field(pytree_node=False, default=64)
-    """Steps per env collected for the decoder at a stage boundary (static; the official code
-    collects 20 x 480 steps x 2048 envs)."""
+    """Steps per env collected for the decoder at a stage boundary, >= 1 (static; the official
+    code collects 20 x 480 steps x 2048 envs)."""
 
     def validate(self) -> None:
+        """PPO's checks (which also check the ``z_reg`` and ``decoder`` choices), every numeric
+        field against :data:`RANGES`, the decoder widths, the Gaussian encoder head and enough
+        collected pairs for a training and a validation split; a ValueError names the field."""
         super().validate()
+        check_ranges(self, RANGES)
+        check_sizes(self, ("decoder_hidden_sizes",))
         if self.policy_head != "gaussian":
             raise ValueError(
                 f"Config.policy_head must be 'gaussian' for GoRL's encoder, got "
                 f"{self.policy_head!r}"
             )
-        if self.z_reg not in Z_REGS:
-            raise ValueError(f"Config.z_reg must be one of {Z_REGS}, got {self.z_reg!r}")
-        if self.decoder not in DECODERS:
-            raise ValueError(f"Config.decoder must be one of {DECODERS}, got {self.decoder!r}")
-        for name in ("decoder_steps", "decoder_batch", "decoder_epochs", "collect_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Config.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 < self.decoder_val_fraction < 1.0:
+        if self.num_envs * self.collect_steps < 2:
             raise ValueError(
-                f"Config.decoder_val_fraction must be in (0, 1), got {self.decoder_val_fraction}"
+                "Config.collect_steps * num_envs must be >= 2 (the decoder needs a training and "
+                f"a validation pair), got {self.collect_steps} * {self.num_envs}"
             )
+
+
+RANGES: tuple[RangeSpec, ...] = (
+    *ppo.RANGES,
+    ("z_reg_coef", NONNEGATIVE),
+    ("decoder_lr", NONNEGATIVE),
+    ("decoder_steps", COUNT),
+    ("decoder_batch", COUNT),
+    ("decoder_epochs", COUNT),
+    ("decoder_patience", COUNT),
+    ("decoder_samples", COUNT),
+    ("decoder_val_fraction", Range(0.0, 1.0, low_open=True, high_open=True)),
+    ("collect_steps", COUNT),
+)
+"""Allowed values of every numeric field (PPO's and GoRL's), checked by ``Config.validate``."""
+
+
+def check_env(config: Config, env: Env) -> None:
+    """Raise a ValueError naming the env unless GoRL can train on it: continuous (``Box``)
+    actions, and observations of the shape the encoder's torso reads (:func:`ppo.check_env`).
+    Cheap: reads ``env.spec`` only."""
+    require_box("GoRL", env)
+    ppo.check_env(config, env)
 
 
 class State(ppo.State):
@@ -206,9 +249,7 @@ def decode(
 
 def squash_to_env(env: Env, pre_tanh: jax.Array) -> jax.Array:
     """``tanh`` then the affine map onto the env's Box bounds."""
-    space = env.spec.action_space
-    if not isinstance(space, Box):
-        raise ValueError(f"GoRL needs a continuous (Box) action space, got {space!r}")
+    space = require_box("GoRL", env)
     unit = jnp.tanh(pre_tanh)
     low, high = space.low_array, space.high_array
     return (low + (unit + 1.0) * 0.5 * (high - low)).reshape(unit.shape[:-1] + space.shape)
@@ -274,8 +315,10 @@ def decoder_loss(
 
 
 def init(config: Config, env: Env, key: PRNGKey) -> State:
-    """Stage 0: a fresh encoder (PPO init) and the identity decoder."""
+    """Stage 0: a fresh encoder (PPO init) and the identity decoder (after
+    ``config.validate()`` and :func:`check_env`)."""
     config.validate()
+    check_env(config, env)
     base = ppo.init(config, env, key)
     dec_params, dec_stats, schedule = identity_decoder(config, env)
     return State(

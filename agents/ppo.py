@@ -9,6 +9,13 @@ The pieces other agents reuse (GoRL, PROPS, polychromic PPO) are public module f
 :func:`make_networks`, :func:`make_optimizer`, :func:`policy_loss`, :func:`value_loss`,
 :func:`ppo_loss`, :func:`weighted_mean`, :func:`compute_advantages`, :func:`sgd_epochs` (with
 its KL early stop), :func:`preprocess` and :func:`flatten_time`.
+
+Inputs are checked before anything is traced: :meth:`Config.validate` (every numeric field
+against :data:`RANGES`, layer widths, string choices, the minibatch split) and
+:func:`check_env` (PPO takes ``Box`` and ``Discrete`` actions; the ``"mlp"`` torso needs vector
+observations, ``"cnn"`` needs ``[H, W, C]`` ones), both called by :func:`init`. ``check_env`` is
+cheap (it reads ``env.spec``), so a run script can call it, through
+:func:`jaxrl.config.check_env`, before it makes any folder.
 """
 
 from __future__ import annotations
@@ -23,8 +30,19 @@ import optax
 from flax import struct
 
 from jaxrl import rollout
-from jaxrl.config import check_ranges
+from jaxrl.config import (
+    COUNT,
+    NONNEGATIVE,
+    POSITIVE,
+    UNIT,
+    RangeSpec,
+    check_choices,
+    check_ranges,
+    check_sizes,
+    require_vector_obs,
+)
 from jaxrl.networks import (
+    TORSOS,
     Activation,
     NetworkConfig,
     PolicyHead,
@@ -47,38 +65,38 @@ class Config:
     fields marked static fix shapes and loop counts."""
 
     learning_rate: float = 3e-4
-    """Adam step size."""
+    """Adam step size, >= 0 (0 freezes the networks)."""
     gamma: float = 0.99
-    """Discount factor."""
+    """Discount factor, in [0, 1]."""
     gae_lambda: float = 0.95
-    """GAE lambda."""
+    """GAE lambda, in [0, 1]."""
     clip_eps: float = 0.2
-    """PPO ratio clip range epsilon."""
+    """PPO ratio clip range epsilon (also the value clip with clip_value_loss), >= 0."""
     ent_coef: float = 0.0
-    """Entropy bonus coefficient."""
+    """Entropy bonus coefficient, >= 0."""
     vf_coef: float = 0.5
-    """Value loss coefficient."""
+    """Value loss coefficient, >= 0."""
     max_grad_norm: float = 0.5
-    """Global-norm gradient clipping threshold."""
+    """Global-norm gradient clipping threshold, > 0."""
     reward_scale: float = 1.0
-    """Rewards are multiplied by this before computing advantages."""
+    """Rewards are multiplied by this before computing advantages, > 0."""
     lr_decay_steps: float = 0.0
-    """If > 0, the learning rate decays linearly to 0 over this many env steps."""
+    """If > 0, the learning rate decays linearly to 0 over this many env steps (>= 0)."""
     num_envs: int = struct.field(pytree_node=False, default=64)
-    """Number of parallel environments (static)."""
+    """Number of parallel environments, >= 1 (static)."""
     num_steps: int = struct.field(pytree_node=False, default=64)
-    """Rollout length per environment per iteration (static)."""
+    """Rollout length per environment per iteration, >= 1 (static)."""
     num_epochs: int = struct.field(pytree_node=False, default=4)
-    """Passes over each batch (static)."""
+    """Passes over each batch, >= 1 (static)."""
     num_minibatches: int = struct.field(pytree_node=False, default=8)
-    """Minibatches per epoch; must divide num_envs * num_steps (static)."""
+    """Minibatches per epoch, >= 1; must divide num_envs * num_steps (static)."""
     hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(64, 64))
     """Hidden layer widths of the policy and value MLPs, where policy_hidden_sizes /
-    value_hidden_sizes do not override them (static)."""
+    value_hidden_sizes do not override them; at least one layer, widths >= 1 (static)."""
     policy_hidden_sizes: tuple[int, ...] | None = struct.field(pytree_node=False, default=None)
-    """Hidden layer widths of the policy MLP; None: hidden_sizes (static)."""
+    """Hidden layer widths of the policy MLP (non-empty, >= 1); None: hidden_sizes (static)."""
     value_hidden_sizes: tuple[int, ...] | None = struct.field(pytree_node=False, default=None)
-    """Hidden layer widths of the value MLP; None: hidden_sizes (static)."""
+    """Hidden layer widths of the value MLP (non-empty, >= 1); None: hidden_sizes (static)."""
     activation: Activation = struct.field(pytree_node=False, default="tanh")
     """Activation of the hidden layers (MLPs and CNN torso) (static)."""
     layer_norm: bool = struct.field(pytree_node=False, default=False)
@@ -86,10 +104,10 @@ class Config:
     torso: Torso = struct.field(pytree_node=False, default="mlp")
     """Observation torso before each MLP (policy and value have their own): 'mlp': none, the
     MLPs read the observation vector; 'cnn': the cnn_* convolutions on [H, W, C] observations
-    (grids, images), flattened. From Python, any name registered in jaxrl.networks.TORSOS
-    (static)."""
+    (grids, images), flattened. The command line offers the built-in torsos; from Python, any
+    name registered in jaxrl.networks.TORSOS (validate checks the registry) (static)."""
     cnn_channels: tuple[int, ...] = struct.field(pytree_node=False, default=(16, 32))
-    """torso='cnn': output channels of each convolution (static)."""
+    """torso='cnn': output channels of each convolution, each >= 1 (static)."""
     cnn_kernel_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(3, 3))
     """torso='cnn': square kernel side of each convolution, one per channel entry (static)."""
     cnn_strides: tuple[int, ...] = struct.field(pytree_node=False, default=(1, 1))
@@ -105,28 +123,55 @@ class Config:
     """Clip the value update around the old values with clip_eps (static)."""
 
     def validate(self) -> None:
-        """Raise a ValueError naming the field for an impossible combination."""
+        """Raise a ValueError naming the field, its value and what is allowed: every numeric
+        field against :data:`RANGES` (NaN and infinities refused), layer widths (non-empty,
+        positive), string choices (``torso`` against the :data:`jaxrl.networks.TORSOS`
+        registry), the minibatch split and the CNN layers."""
+        check_ranges(self, RANGES)
+        check_sizes(self, ("hidden_sizes",))
+        check_sizes(self, ("policy_hidden_sizes", "value_hidden_sizes"), optional=True)
+        check_choices(self, {"torso": tuple(TORSOS)})
         batch = self.num_envs * self.num_steps
-        for name in ("num_envs", "num_steps", "num_epochs", "num_minibatches"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Config.{name} must be >= 1, got {getattr(self, name)}")
         if batch % self.num_minibatches:
             raise ValueError(
                 f"Config.num_minibatches={self.num_minibatches} must divide the batch "
                 f"num_envs * num_steps = {self.num_envs} * {self.num_steps} = {batch}"
             )
         network_config(self).validate()
-        check_ranges(self, RANGES)
 
 
-RANGES = (
-    ("gamma", 0.0, 1.0),
-    ("gae_lambda", 0.0, 1.0),
-    ("clip_eps", 0.0, None),
-    ("learning_rate", 0.0, None),
-    ("max_grad_norm", 0.0, None),
+RANGES: tuple[RangeSpec, ...] = (
+    ("learning_rate", NONNEGATIVE),
+    ("gamma", UNIT),
+    ("gae_lambda", UNIT),
+    ("clip_eps", NONNEGATIVE),
+    ("ent_coef", NONNEGATIVE),
+    ("vf_coef", NONNEGATIVE),
+    ("max_grad_norm", POSITIVE),
+    ("reward_scale", POSITIVE),
+    ("lr_decay_steps", NONNEGATIVE),
+    ("num_envs", COUNT),
+    ("num_steps", COUNT),
+    ("num_epochs", COUNT),
+    ("num_minibatches", COUNT),
 )
-"""Allowed ranges of the dynamic fields (checked by ``Config.validate``)."""
+"""Allowed values of every numeric field, dynamic and static (checked by ``Config.validate``;
+GoRL and PROPS extend it)."""
+
+
+def check_env(config: Config, env: Env) -> None:
+    """Raise a ValueError naming the env when ``config`` cannot train on it (cheap: reads
+    ``env.spec`` only). PPO takes ``Box`` and ``Discrete`` actions; the built-in torsos need
+    observations of their shape: ``"mlp"`` vectors, ``"cnn"`` ``[H, W, C]`` arrays (a torso
+    registered in :data:`jaxrl.networks.TORSOS` is not checked)."""
+    shape = tuple(env.spec.obs_shape)
+    if config.torso == "mlp":
+        require_vector_obs("Config.torso='mlp' (an MLP on the observation)", env)
+    elif config.torso == "cnn" and len(shape) != 3:
+        raise ValueError(
+            f"Config.torso='cnn' needs image observations [H, W, C]; env {env.spec.name!r} has "
+            f"observations of shape {shape}"
+        )
 
 
 class State(struct.PyTreeNode):
@@ -180,8 +225,10 @@ def make_optimizer(
 
 
 def init(config: Config, env: Env, key: PRNGKey) -> State:
-    """Initialise networks, optimiser, normaliser and ``num_envs`` environments."""
+    """Initialise networks, optimiser, normaliser and ``num_envs`` environments (after
+    ``config.validate()`` and :func:`check_env`)."""
     config.validate()
+    check_env(config, env)
     policy, value = make_networks(config, env)
     k_pi, k_v, k_env, key = jax.random.split(key, 4)
     dummy = jnp.zeros((1, *env.spec.obs_shape), jnp.float32)

@@ -25,12 +25,16 @@ Choices, where the spec leaves room:
   use 7.5 for antmaze-like navigation data.
 * ``k``: the k-th nearest neighbour is the target (scipy's ``k=[k]`` semantics), default 1.
 * actions in keys are the ``[-1, 1]``-scaled actions (equal to the raw ones for D4RL bounds).
+
+PRDC needs continuous (``Box``) actions and vector observations, as TD3+BC: :func:`check_env`
+refuses other envs by name, and :func:`prepare_data` and :func:`init` call it before anything
+is traced (a run script can call it earlier, through :func:`jaxrl.config.check_env`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -42,13 +46,20 @@ from jaxrl.agents.td3_bc import (
     State,
     act,
     behaviour_cloning_loss,
-    init,
     q_weight,
     steps_per_iteration,
 )
+from jaxrl.config import (
+    COUNT,
+    NONNEGATIVE,
+    RangeSpec,
+    check_ranges,
+    require_box,
+    require_vector_obs,
+)
 from jaxrl.data import Dataset
 from jaxrl.data.transforms import NormalizedDataset
-from jaxrl.types import Env, Metrics
+from jaxrl.types import Env, Metrics, PRNGKey
 
 __all__ = [
     "NAME",
@@ -56,6 +67,7 @@ __all__ = [
     "PRDCData",
     "State",
     "init",
+    "check_env",
     "act",
     "train_step",
     "steps_per_iteration",
@@ -75,29 +87,50 @@ BETA = {"locomotion": 2.0, "antmaze": 7.5}
 ALPHA = {"hopper": 2.5, "walker2d": 2.5, "halfcheetah": 40.0, "antmaze": 7.5}
 """The official per-task ``alpha`` (README commands); 2.5 elsewhere."""
 
+Backend = Literal["auto", "brute", "kdtree"]
+"""Neighbour-search backends (:data:`jaxrl.neighbors.BACKENDS`; a test keeps them equal)."""
+
 
 @struct.dataclass
 class Config(td3_bc.Config):
     """PRDC hyperparameters: TD3+BC's (official defaults) plus the dataset constraint's."""
 
     beta: float = struct.field(pytree_node=False, default=2.0)
-    """Weight of the normalised state in the search key [beta * s, a]: 2.0 for locomotion,
-    7.5 for antmaze (static: the neighbour index is built for one value)."""
+    """Weight of the normalised state in the search key [beta * s, a], >= 0: 2.0 for
+    locomotion, 7.5 for antmaze (static: the neighbour index is built for one value)."""
     k: int = struct.field(pytree_node=False, default=1)
-    """The k-th nearest dataset pair is the constraint target (static)."""
-    backend: str = struct.field(pytree_node=False, default="auto")
+    """The k-th nearest dataset pair is the constraint target; 1 <= k <= dataset rows
+    (static)."""
+    backend: Backend = struct.field(pytree_node=False, default="auto")
     """Neighbour search: 'auto' (KD-tree on CPU, brute force on GPU/TPU), 'brute', 'kdtree'
     (static)."""
 
     def validate(self) -> None:
-        """Raise a ValueError naming the field for an impossible value."""
+        """TD3+BC's checks (which also check the ``backend`` choice) and every numeric field
+        against :data:`RANGES`; a ValueError names the field, its value and what is allowed."""
         super().validate()
-        if not self.beta >= 0:
-            raise ValueError(f"Config.beta must be >= 0, got {self.beta}")
-        if self.k < 1:
-            raise ValueError(f"Config.k must be >= 1, got {self.k}")
-        if self.backend not in neighbors.BACKENDS:
-            raise ValueError(f"Config.backend must be one of {neighbors.BACKENDS}")
+        check_ranges(self, RANGES)
+
+
+RANGES: tuple[RangeSpec, ...] = (*td3_bc.RANGES, ("beta", NONNEGATIVE), ("k", COUNT))
+"""Allowed values of every numeric field (TD3+BC's and PRDC's), checked by
+``Config.validate``."""
+
+
+def check_env(config: Config, env: Env) -> None:
+    """Raise a ValueError naming the env unless PRDC can train on it: continuous (``Box``)
+    actions and vector observations. Cheap: reads ``env.spec`` only."""
+    del config
+    require_box("PRDC", env)
+    require_vector_obs("PRDC", env)
+
+
+def init(config: Config, env: Env, key: PRNGKey, data: PRDCData) -> State:
+    """TD3+BC's :func:`jaxrl.agents.td3_bc.init` (networks, targets, optimisers, the dataset's
+    observation statistics) after ``config.validate()`` and :func:`check_env`."""
+    config.validate()
+    check_env(config, env)
+    return td3_bc.init(config, env, key, data)
 
 
 class PRDCData(NormalizedDataset):
@@ -120,12 +153,16 @@ def dataset_keys(data: Dataset, beta: float) -> jax.Array:
 
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> PRDCData:
     """Normalise the dataset (as TD3+BC) and build the exact neighbour index over
-    ``[beta * s, a]`` once. ``jaxrl.train(..., data=dataset)`` calls this."""
+    ``[beta * s, a]`` once (after :func:`check_env`). ``jaxrl.train(..., data=dataset)`` calls
+    this."""
+    check_env(config, env)
     if isinstance(dataset, PRDCData):
         if dataset.beta != config.beta:
             raise ValueError(f"data was prepared for beta={dataset.beta}, config has {config.beta}")
         return dataset
     base = td3_bc.prepare_data(config, env, dataset)
+    if config.k > base.size:
+        raise ValueError(f"Config.k must be <= the dataset's {base.size} rows, got {config.k}")
     index = neighbors.build_index(dataset_keys(base, config.beta), config.backend)
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(NormalizedDataset)}
     return PRDCData(**fields, index=index, beta=float(config.beta))

@@ -42,7 +42,7 @@ PPO_PRESETS: dict[str, ppo.Config] = {
 
 
 def gorl_preset(
-    name: str, decoder: str = "flow", z_reg: str = "l2"
+    name: str, decoder: gorl.Decoder = "flow", z_reg: gorl.ZReg = "l2"
 ) -> tuple[list[gorl.Config], tuple[int, ...], int]:
     """GoRL's per-stage configs, per-stage encoder steps and evaluation interval. ``paper``:
     the official defaults (4 stages, 180M encoder steps); ``cpu``: the whole cycle in minutes."""

@@ -59,12 +59,16 @@ Choices (each checked against the authors' code where the spec marked it unverif
   against the ``theta`` it treats that buffer as on-policy for.
 - ``sampling="on_policy"`` gives the PPO-with-buffer baseline (collect with ``pi_theta``) with
   everything else identical; ``buffer_batches=1, sampling="on_policy"`` is PPO with early stopping.
+
+Inputs are checked before anything is traced: :meth:`Config.validate` (PPO's checks, every
+numeric field against :data:`RANGES`, the buffer and minibatch splits) and :func:`check_env`
+(PPO's: ``Box`` and ``Discrete`` actions both work), both called by :func:`init`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -74,14 +78,24 @@ from flax import struct
 from jaxrl import rollout
 from jaxrl.agents import ppo
 from jaxrl.buffers import RingBuffer
-from jaxrl.config import check_ranges
+from jaxrl.config import (
+    COUNT,
+    COUNT_OR_ZERO,
+    NONNEGATIVE,
+    POSITIVE,
+    Range,
+    RangeSpec,
+    check_ranges,
+)
 from jaxrl.networks import Categorical, DiagGaussian, Distribution, stop_feature_gradients
 from jaxrl.normalize import RunningStats
 from jaxrl.types import Env, Metrics, PRNGKey, Transition
 
 NAME = "props"
 
-SAMPLINGS = ("props", "on_policy")
+Sampling = Literal["props", "on_policy"]
+"""Who collects the data (:attr:`Config.sampling`)."""
+SAMPLINGS: tuple[str, ...] = get_args(Sampling)
 
 
 @struct.dataclass
@@ -95,57 +109,51 @@ class Config(ppo.Config):
 
     target_kl: float = 0.03
     """PPO update: stop all remaining minibatch steps once the approximate KL of a minibatch
-    exceeds this (checked before each step, as the authors' ``update_ppo``); ``inf`` disables."""
+    exceeds this (checked before each step, as the authors' ``update_ppo``); > 0, ``inf``
+    disables."""
     props_learning_rate: float = 1e-4
-    """Adam step size of the behaviour update (constant)."""
+    """Adam step size of the behaviour update (constant), >= 0 (0: phi stays theta)."""
     props_clip_eps: float = 0.3
-    """eps_P: the behaviour ratio's gradient stops below ``1 - eps_P``."""
+    """eps_P: the behaviour ratio's gradient stops below ``1 - eps_P``; >= 0."""
     props_target_kl: float = 0.05
-    """Behaviour update: stop once a minibatch's approximate KL(theta, phi) exceeds this."""
+    """Behaviour update: stop once a minibatch's approximate KL(theta, phi) exceeds this; > 0,
+    ``inf`` disables."""
     props_lambda: float = 0.3
     """lambda: weight of KL(pi_phi || pi_theta) (averaged over action dims) in the behaviour
-    loss."""
+    loss, >= 0."""
     props_max_grad_norm: float = 0.5
-    """Global-norm gradient clipping of the behaviour update."""
+    """Global-norm gradient clipping of the behaviour update, > 0."""
     se_learning_rate: float = 1e-3
-    """Adam step size of the empirical-policy fit of the sampling error."""
-    sampling: str = struct.field(pytree_node=False, default="props")
+    """Adam step size of the empirical-policy fit of the sampling error, >= 0."""
+    sampling: Sampling = struct.field(pytree_node=False, default="props")
     """``"props"`` (behaviour policy) or ``"on_policy"`` (collect with pi_theta: the
     PPO-with-buffer baseline) (static)."""
     buffer_batches: int = struct.field(pytree_node=False, default=2)
-    """b: target batches of ``num_steps`` steps kept in the buffer (static)."""
+    """b: target batches of ``num_steps`` steps kept in the buffer, >= 1 (static)."""
     props_num_steps: int = struct.field(pytree_node=False, default=16)
-    """m: steps per environment collected between behaviour updates; divides ``num_steps``
-    (static)."""
+    """m: steps per environment collected between behaviour updates, >= 1; divides
+    ``num_steps`` (static)."""
     props_num_epochs: int = struct.field(pytree_node=False, default=16)
-    """Passes of the behaviour update over the buffer (static)."""
+    """Passes of the behaviour update over the buffer, >= 1 (static)."""
     props_num_minibatches: int = struct.field(pytree_node=False, default=16)
-    """Minibatches per behaviour epoch; divides the buffer size (static)."""
+    """Minibatches per behaviour epoch, >= 1; divides the buffer size (static)."""
     se_epochs: int = struct.field(pytree_node=False, default=50)
-    """Passes of the empirical-policy fit per iteration; 0 skips the fitted sampling error
-    (the discrete counts KL is always reported) (static)."""
+    """Passes of the empirical-policy fit per iteration, >= 0; 0 skips the fitted sampling
+    error (the discrete counts KL is always reported) (static)."""
     se_num_minibatches: int = struct.field(pytree_node=False, default=8)
-    """Minibatches per pass of the empirical-policy fit; divides the buffer size (static)."""
+    """Minibatches per pass of the empirical-policy fit, >= 1; divides the buffer size
+    (static)."""
 
     def buffer_steps(self) -> int:
         """Time steps the ring buffer holds per environment (``b * n``)."""
         return self.buffer_batches * self.num_steps
 
     def validate(self) -> None:
+        """PPO's checks (which also check the ``sampling`` choice), every numeric field
+        against :data:`RANGES`, and the splits of ``num_steps`` and of the buffer; a
+        ValueError names the field."""
         super().validate()
-        if self.sampling not in SAMPLINGS:
-            raise ValueError(f"Config.sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
-        for name in (
-            "buffer_batches",
-            "props_num_steps",
-            "props_num_epochs",
-            "props_num_minibatches",
-            "se_num_minibatches",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Config.{name} must be >= 1, got {getattr(self, name)}")
-        if self.se_epochs < 0:
-            raise ValueError(f"Config.se_epochs must be >= 0, got {self.se_epochs}")
+        check_ranges(self, RANGES)
         if self.num_steps % self.props_num_steps:
             raise ValueError(
                 f"Config.props_num_steps={self.props_num_steps} must divide "
@@ -158,8 +166,34 @@ class Config(ppo.Config):
                     f"Config.{name}={getattr(self, name)} must divide the buffer size "
                     f"buffer_batches * num_steps * num_envs = {size}"
                 )
-        names = ("props_clip_eps", "props_learning_rate", "se_learning_rate")
-        check_ranges(self, [(name, 0.0, None) for name in names])
+
+
+_KL_LIMIT = Range(0.0, low_open=True, allow_inf=True)
+"""``(0, inf]``: a KL early-stop threshold; ``inf`` switches the stop off."""
+
+RANGES: tuple[RangeSpec, ...] = (
+    *ppo.RANGES,
+    ("target_kl", _KL_LIMIT),
+    ("props_learning_rate", NONNEGATIVE),
+    ("props_clip_eps", NONNEGATIVE),
+    ("props_target_kl", _KL_LIMIT),
+    ("props_lambda", NONNEGATIVE),
+    ("props_max_grad_norm", POSITIVE),
+    ("se_learning_rate", NONNEGATIVE),
+    ("buffer_batches", COUNT),
+    ("props_num_steps", COUNT),
+    ("props_num_epochs", COUNT),
+    ("props_num_minibatches", COUNT),
+    ("se_epochs", COUNT_OR_ZERO),
+    ("se_num_minibatches", COUNT),
+)
+"""Allowed values of every numeric field (PPO's and PROPS's), checked by ``Config.validate``."""
+
+
+def check_env(config: Config, env: Env) -> None:
+    """PPO's :func:`jaxrl.agents.ppo.check_env`: PROPS takes ``Box`` and ``Discrete`` actions;
+    the torso needs observations of its shape. Cheap: reads ``env.spec`` only."""
+    ppo.check_env(config, env)
 
 
 class State(ppo.State):
@@ -213,7 +247,9 @@ def _empty_buffer(config: Config, env: Env) -> RingBuffer:
 
 def init(config: Config, env: Env, key: PRNGKey) -> State:
     """PPO's initial state (target networks, optimiser, normaliser, envs), phi = theta with a
-    fresh Adam state, and an empty buffer."""
+    fresh Adam state, and an empty buffer (after ``config.validate()`` and :func:`check_env`)."""
+    config.validate()
+    check_env(config, env)
     base = ppo.init(config, env, key)
     fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(ppo.State)}
     behaviour = base.params["policy"]

@@ -24,6 +24,10 @@ Choices where the official code (sfujim/TD3_BC) is not followed literally:
 * actions are mapped to ``[-1, 1]`` with the env's bounds (the official code multiplies by
   ``max_action``; identical for D4RL, whose bounds are ``[-1, 1]``), so target-policy noise is in
   those units.
+
+TD3+BC needs continuous (``Box``) actions and vector observations: :func:`check_env` refuses
+other envs by name, and :func:`prepare_data` and :func:`init` call it before anything is
+traced (a run script can call it earlier, through :func:`jaxrl.config.check_env`).
 """
 
 from __future__ import annotations
@@ -39,7 +43,18 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxrl.config import check_ranges
+from jaxrl.config import (
+    COUNT,
+    NONNEGATIVE,
+    POSITIVE,
+    UNIT,
+    RangeSpec,
+    check_choices,
+    check_ranges,
+    check_sizes,
+    require_box,
+    require_vector_obs,
+)
 from jaxrl.data import Dataset, sample_transitions, transforms
 from jaxrl.data.transforms import NormalizedDataset, from_unit_interval, normalize
 from jaxrl.networks import MLP, Ensemble
@@ -54,62 +69,71 @@ class Config:
     (vmappable in sweeps, never recompile); fields marked static fix shapes and loop counts."""
 
     alpha: float = 2.5
-    """Weight of the Q term: lambda = alpha / mean|Q(s, pi(s))| (eq. 4)."""
+    """Weight of the Q term: lambda = alpha / mean|Q(s, pi(s))| (eq. 4), >= 0 (0: BC)."""
     actor_learning_rate: float = 3e-4
-    """Adam step size of the actor."""
+    """Adam step size of the actor, >= 0."""
     critic_learning_rate: float = 3e-4
-    """Adam step size of the twin critic."""
+    """Adam step size of the twin critic, >= 0."""
     discount: float = 0.99
-    """Discount factor gamma."""
+    """Discount factor gamma, in [0, 1]."""
     tau: float = 0.005
-    """Target-network EMA rate (updated on actor steps only)."""
+    """Target-network EMA rate (updated on actor steps only), in [0, 1]."""
     policy_noise: float = 0.2
     """Std of the Gaussian noise on the target action (target policy smoothing), in [-1, 1]
-    action units."""
+    action units; >= 0."""
     noise_clip: float = 0.5
-    """The target-action noise is clipped to [-noise_clip, noise_clip]."""
+    """The target-action noise is clipped to [-noise_clip, noise_clip]; >= 0."""
     obs_std_eps: float = 1e-3
-    """Added to the dataset's observation std before dividing (as the official code)."""
+    """Added to the dataset's observation std before dividing (as the official code), > 0."""
     batch_size: int = struct.field(pytree_node=False, default=256)
-    """Transitions per gradient step (static)."""
+    """Transitions per gradient step, >= 1 (static)."""
     policy_delay: int = struct.field(pytree_node=False, default=2)
-    """Critic updates per actor update; one train_step is this many gradient steps (static)."""
+    """Critic updates per actor update, >= 1; one train_step is this many gradient steps
+    (static)."""
     hidden_sizes: tuple[int, ...] = struct.field(pytree_node=False, default=(256, 256))
-    """Hidden widths of the actor and of each critic (ReLU) (static)."""
+    """Hidden widths of the actor and of each critic (ReLU); at least one layer, widths >= 1
+    (static)."""
     normalize_obs: bool = struct.field(pytree_node=False, default=True)
     """Normalise observations with the dataset's mean and std, also at evaluation (static)."""
 
     def validate(self) -> None:
-        """Raise a ValueError naming the field for an impossible value."""
-        for name in ("batch_size", "policy_delay"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"Config.{name} must be >= 1, got {getattr(self, name)}")
-        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
-            raise ValueError(f"Config.hidden_sizes must be positive, got {self.hidden_sizes}")
+        """Raise a ValueError naming the field, its value and what is allowed: every numeric
+        field against :data:`RANGES` (NaN and infinities refused), the widths (non-empty,
+        positive) and any string choice (a subclass's ``Literal`` fields, e.g. PRDC's
+        ``backend``)."""
         check_ranges(self, RANGES)
+        check_sizes(self, ("hidden_sizes",))
+        check_choices(self)
 
 
-RANGES = (
-    ("discount", 0.0, 1.0),
-    ("tau", 0.0, 1.0),
-    ("alpha", 0.0, None),
-    ("actor_learning_rate", 0.0, None),
-    ("critic_learning_rate", 0.0, None),
-    ("policy_noise", 0.0, None),
-    ("noise_clip", 0.0, None),
-    ("obs_std_eps", 0.0, None),
+RANGES: tuple[RangeSpec, ...] = (
+    ("alpha", NONNEGATIVE),
+    ("actor_learning_rate", NONNEGATIVE),
+    ("critic_learning_rate", NONNEGATIVE),
+    ("discount", UNIT),
+    ("tau", UNIT),
+    ("policy_noise", NONNEGATIVE),
+    ("noise_clip", NONNEGATIVE),
+    ("obs_std_eps", POSITIVE),
+    ("batch_size", COUNT),
+    ("policy_delay", COUNT),
 )
-"""Allowed ranges of the dynamic fields (checked by ``Config.validate``)."""
+"""Allowed values of every numeric field (checked by ``Config.validate``; PRDC extends it)."""
 
 
 # --- data --------------------------------------------------------------------------------------
 
 
 def _action_box(env: Env) -> Box:
-    space = env.spec.action_space
-    if not isinstance(space, Box):
-        raise ValueError(f"{NAME} needs a continuous (Box) action space, got {space}")
-    return space
+    return require_box("TD3+BC", env)
+
+
+def check_env(config: Config, env: Env) -> None:
+    """Raise a ValueError naming the env unless TD3+BC can train on it: continuous (``Box``)
+    actions and vector observations. Cheap: reads ``env.spec`` only."""
+    del config
+    require_box("TD3+BC", env)
+    require_vector_obs("TD3+BC", env)
 
 
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
@@ -117,7 +141,7 @@ def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDatase
     observations with its own statistics (with ``normalize_obs``; else mean 0, std 1), by
     :func:`jaxrl.data.transforms.prepare`. ``jaxrl.train(..., data=dataset)`` calls this;
     prepared data passes through unchanged."""
-    _action_box(env)
+    check_env(config, env)
     return transforms.prepare(dataset, env.spec, config.normalize_obs, float(config.obs_std_eps))
 
 
@@ -177,8 +201,10 @@ def steps_per_iteration(config: Config) -> int:
 
 
 def init(config: Config, env: Env, key: PRNGKey, data: NormalizedDataset) -> State:
-    """Initialise networks, targets and optimisers; keep the dataset's observation statistics."""
+    """Initialise networks, targets and optimisers; keep the dataset's observation statistics
+    (after ``config.validate()`` and :func:`check_env`)."""
     config.validate()
+    check_env(config, env)
     actor, critic = make_networks(config, env)
     k_actor, k_critic, key = jax.random.split(key, 3)
     obs = jnp.zeros((1, *env.spec.obs_shape), jnp.float32)

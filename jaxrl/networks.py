@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.config import check_sizes
 from jaxrl.types import Box, EnvSpec, PRNGKey
 
 Activation = Literal["tanh", "relu", "elu", "gelu", "silu", "swish"]
@@ -321,14 +322,15 @@ class NetworkConfig:
     """Hidden widths of the policy MLP."""
     value_hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden widths of the value MLP."""
-    activation: str = "tanh"
+    activation: Activation = "tanh"
     """Activation of the MLPs' hidden layers and of the CNN torso (a name in ACTIVATIONS)."""
     layer_norm: bool = False
     """LayerNorm after each hidden Dense of the MLPs."""
-    policy_head: str = "gaussian"
+    policy_head: PolicyHead = "gaussian"
     """Continuous-action head (POLICY_HEADS); discrete action spaces use a categorical head."""
     torso: str = "mlp"
-    """Key of TORSOS: the observation torso before each MLP ("mlp": none)."""
+    """Key of TORSOS: the observation torso before each MLP ("mlp": none). Typed ``str``, not
+    :data:`Torso`: any name registered in TORSOS is valid, which :meth:`validate` checks."""
     cnn_channels: tuple[int, ...] = (16, 32)
     """``torso="cnn"``: output channels per convolution."""
     cnn_kernel_sizes: tuple[int, ...] = (3, 3)
@@ -337,7 +339,8 @@ class NetworkConfig:
     """``torso="cnn"``: stride per convolution."""
 
     def validate(self) -> None:
-        """Raise a ValueError naming the field for an unknown name or mismatched CNN layers."""
+        """Raise a ValueError naming the field for an unknown name, empty or non-positive layer
+        widths, or mismatched CNN layers."""
         for name, valid in (
             ("activation", tuple(ACTIVATIONS)),
             ("policy_head", POLICY_HEADS),
@@ -347,6 +350,9 @@ class NetworkConfig:
                 raise ValueError(
                     f"Config.{name} must be one of {valid}, got {getattr(self, name)!r}"
                 )
+        check_sizes(self, ("policy_hidden_sizes", "value_hidden_sizes"))
+        cnn = ("cnn_channels", "cnn_kernel_sizes", "cnn_strides")
+        check_sizes(self, cnn, allow_empty=self.torso != "cnn")
         if self.torso == "cnn":
             lengths = {len(self.cnn_channels), len(self.cnn_kernel_sizes), len(self.cnn_strides)}
             if len(lengths) != 1:
@@ -358,7 +364,9 @@ class NetworkConfig:
 
 
 Torso = Literal["mlp", "cnn"]
-"""The built-in torsos (keys of :data:`TORSOS`)."""
+"""The built-in torsos (keys of :data:`TORSOS`). Agents annotate their ``torso`` field with it,
+so tyro offers these names on the command line; from Python any key of :data:`TORSOS` is valid
+(``Config.validate`` checks the registry, not this list)."""
 
 TORSOS: dict[str, Callable[[NetworkConfig], nn.Module | None]] = {
     "mlp": lambda net: None,

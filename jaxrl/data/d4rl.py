@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -75,30 +75,14 @@ def load_d4rl_hdf5(
     ``create_kwargs`` go to :meth:`Dataset.create` (``action_bounds``, ``clip_actions``,
     ``allow_open_end``; an open end is treated as a timeout, so without ``next_observations`` its
     last row is dropped too).
+
+    Raises:
+        DatasetError: the file is not a readable HDF5 file (truncated, damaged, another format:
+            the message names the path and the cause), misses a D4RL key, or fails validation.
+        FileNotFoundError: no file at ``path``.
     """
-    import h5py
-
     path = os.fspath(path)
-    with h5py.File(path, "r") as f:
-        for k in ("observations", "actions", "rewards", "terminals"):
-            if k not in f:
-                raise DatasetError(f"{path}: missing the D4RL key {k!r}")
-        obs = f["observations"][()]
-        act = f["actions"][()]
-        rew = squeeze_column(np.asarray(f["rewards"][()]))
-        term = squeeze_column(np.asarray(f["terminals"][()]))
-        tout = None
-        if "timeouts" in f:
-            tout = squeeze_column(np.asarray(f["timeouts"][()]))
-        nobs = f["next_observations"][()] if "next_observations" in f else None
-        goals = f["goals"][()] if "goals" in f else None
-        n = obs.shape[0]
-        physics: dict[str, np.ndarray] = {}
-        if "infos" in f:
-            for k, v in f["infos"].items():
-                if isinstance(v, h5py.Dataset) and v.shape[:1] == (n,):
-                    physics[k] = v[()]
-
+    obs, act, rew, term, tout, nobs, goals, physics = _read_d4rl(path)
     obs = as_numeric("observations", obs)
     n = obs.shape[0]
     for name, arr in (("actions", act), ("rewards", rew), ("terminals", term), ("timeouts", tout)):
@@ -125,6 +109,54 @@ def load_d4rl_hdf5(
         return Dataset.create(next_observations=nobs, **kwargs, **create_kwargs)
     kwargs["timeouts"] = close_open_end(term_b, tout_b, create_kwargs.pop("allow_open_end", False))
     return Dataset.create(**_drop_rows_without_successor(path, **kwargs), **create_kwargs)
+
+
+class _D4RLArrays(NamedTuple):
+    """What :func:`_read_d4rl` reads (``None``: the key is absent)."""
+
+    obs: np.ndarray
+    act: np.ndarray
+    rew: np.ndarray
+    term: np.ndarray
+    tout: np.ndarray | None
+    nobs: np.ndarray | None
+    goals: np.ndarray | None
+    physics: dict[str, np.ndarray]
+
+
+def _read_d4rl(path: str) -> _D4RLArrays:
+    """The arrays of a D4RL file (``infos/<name>`` arrays with one row per step as physics).
+    h5py's errors on a file it cannot read (they do not name the file) become a
+    :class:`DatasetError` naming the path and the cause."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            for k in ("observations", "actions", "rewards", "terminals"):
+                if k not in f:
+                    raise DatasetError(f"{path}: missing the D4RL key {k!r}")
+            obs = f["observations"][()]
+            act = f["actions"][()]
+            rew = squeeze_column(np.asarray(f["rewards"][()]))
+            term = squeeze_column(np.asarray(f["terminals"][()]))
+            tout = None
+            if "timeouts" in f:
+                tout = squeeze_column(np.asarray(f["timeouts"][()]))
+            nobs = f["next_observations"][()] if "next_observations" in f else None
+            goals = f["goals"][()] if "goals" in f else None
+            n = obs.shape[0]
+            physics: dict[str, np.ndarray] = {}
+            if "infos" in f:
+                for k, v in f["infos"].items():
+                    if isinstance(v, h5py.Dataset) and v.shape[:1] == (n,):
+                        physics[k] = v[()]
+    except (DatasetError, FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError) as e:
+        raise DatasetError(
+            f"{path}: not a readable HDF5 file (truncated or damaged: {type(e).__name__}: {e})"
+        ) from e
+    return _D4RLArrays(obs, act, rew, term, tout, nobs, goals, physics)
 
 
 def _timeouts_from_limit(terminals: np.ndarray, max_episode_steps: int | None) -> np.ndarray:

@@ -1,11 +1,17 @@
 """Our own ``.npz`` format: every field of a :class:`~jaxrl.data.Dataset`, physics entries as
-``physics/<name>``, the format tag ``__format__`` and the JSON card ``__card__``."""
+``physics/<name>``, the format tag ``__format__`` and the JSON card ``__card__``.
+
+:func:`read_npz` and :func:`npz_members` are the guarded ways to open any ``.npz`` (ours and
+OGBench's): a truncated, damaged or foreign file raises a :class:`DatasetError` naming the path
+and the cause instead of a bare ``zipfile.BadZipFile``."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,6 +24,73 @@ PathLike = str | os.PathLike
 NPZ_FORMAT = "jaxrl.dataset/1"
 
 CORE_FIELDS = ("observations", "actions", "rewards", "terminals", "timeouts", "next_observations")
+
+
+_MISSING = (FileNotFoundError, IsADirectoryError, PermissionError)
+"""OS errors that already name the path and mean what they say: passed through unchanged."""
+
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+"""What reading a truncated or damaged archive raises."""
+
+
+def _unreadable(path: str, error: Exception, member: str | None = None) -> DatasetError:
+    """The :class:`DatasetError` for an archive that cannot be read, naming path and cause."""
+    where = f"{path}: member {member!r}:" if member is not None else f"{path}:"
+    damaged = "truncated or damaged: " if isinstance(error, _DAMAGED) else ""
+    return DatasetError(
+        f"{where} not a readable .npz archive ({damaged}{type(error).__name__}: {error})"
+    )
+
+
+def _open_npz(path: str) -> np.lib.npyio.NpzFile:
+    with open(path, "rb") as fh:  # missing files raise FileNotFoundError here, naming the path
+        head = fh.read(8)
+    if not head.startswith(b"PK"):  # numpy would take anything else for a pickle or an .npy
+        what = "empty file" if not head else f"no zip signature; the file starts with {head!r}"
+        raise DatasetError(f"{path}: not a readable .npz archive ({what})")
+    try:
+        f = np.load(path, allow_pickle=False)
+    except _MISSING:
+        raise
+    except (*_DAMAGED, ValueError) as e:
+        raise _unreadable(path, e) from e
+    return f
+
+
+def npz_members(path: PathLike) -> set[str]:
+    """The member names of the ``.npz`` archive at ``path`` (nothing is read).
+
+    Raises:
+        DatasetError: the file is not a readable ``.npz`` archive (truncated, damaged, another
+            format); the message names the path and the cause.
+    """
+    path = os.fspath(path)
+    with _open_npz(path) as f:
+        return set(f.files)
+
+
+def read_npz(path: PathLike, select: Callable[[str], bool] | None = None) -> dict[str, np.ndarray]:
+    """The members of the ``.npz`` archive at ``path`` (those whose name ``select`` accepts;
+    all without it), read now (no pickles).
+
+    Raises:
+        DatasetError: the file, or one of its members, cannot be read (truncated, damaged, an
+            object array, not an archive); the message names the path, the member and the
+            cause, e.g. ``x.npz: not a readable .npz archive (truncated or damaged:
+            BadZipFile: File is not a zip file)``.
+        FileNotFoundError: no file at ``path``.
+    """
+    path = os.fspath(path)
+    with _open_npz(path) as f:
+        out: dict[str, np.ndarray] = {}
+        for k in f.files:
+            if select is not None and not select(k):
+                continue
+            try:
+                out[k] = f[k]
+            except (*_DAMAGED, ValueError) as e:
+                raise _unreadable(path, e, k) from e
+    return out
 
 
 def card_json(card: Mapping[str, Any] | None) -> str | None:
@@ -62,16 +135,20 @@ def load_npz(path: PathLike, **create_kwargs: Any) -> Dataset:
 
     ``create_kwargs`` (``action_bounds``, ``clip_actions``, ``allow_open_end``) go to
     :meth:`Dataset.create`.
+
+    Raises:
+        DatasetError: the file is not a readable archive (:func:`read_npz`), misses a field, or
+            its fields fail validation; the message names the path or the field.
     """
-    with np.load(path, allow_pickle=False) as f:
-        files = set(f.files)
-        missing = [k for k in CORE_FIELDS if k not in files]
-        if missing:
-            raise DatasetError(f"{os.fspath(path)}: missing {', '.join(missing)}")
-        kwargs: dict[str, Any] = {k: f[k] for k in CORE_FIELDS}
-        if "goals" in files:
-            kwargs["goals"] = f["goals"]
-        physics = {k.split("/", 1)[1]: f[k] for k in f.files if k.startswith("physics/")}
+    path = os.fspath(path)
+    arrays = read_npz(path, lambda k: k in CORE_FIELDS or k == "goals" or k.startswith("physics/"))
+    missing = [k for k in CORE_FIELDS if k not in arrays]
+    if missing:
+        raise DatasetError(f"{path}: missing {', '.join(missing)}")
+    kwargs: dict[str, Any] = {k: arrays[k] for k in CORE_FIELDS}
+    if "goals" in arrays:
+        kwargs["goals"] = arrays["goals"]
+    physics = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("physics/")}
     if physics:
         kwargs["physics"] = physics
     return Dataset.create(**kwargs, **create_kwargs)

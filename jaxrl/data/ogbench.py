@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from jaxrl.data.dataset import Dataset
-from jaxrl.data.npz import PathLike, card_json
+from jaxrl.data.npz import PathLike, card_json, read_npz
 from jaxrl.data.validation import (
     DatasetError,
     as_flags,
@@ -116,10 +116,14 @@ def load_ogbench_npz(path: PathLike, **create_kwargs: Any) -> Dataset:
     with one row per file row (``qpos``, ``qvel``, ``button_states``, ...) goes into ``physics``,
     restricted to the kept rows (the final ``s_T`` rows' physics is dropped, as OGBench's loader
     does). dtypes are kept as stored. ``create_kwargs`` go to :meth:`Dataset.create`.
+
+    Raises:
+        DatasetError: the file is not a readable ``.npz`` archive
+            (:func:`~jaxrl.data.npz.read_npz`: the message names the path and the cause), misses
+            an OGBench key, or fails validation.
     """
     path = os.fspath(path)
-    with np.load(path, allow_pickle=False) as f:
-        raw = {k: f[k] for k in f.files if not k.startswith("__")}
+    raw = read_npz(path, lambda k: not k.startswith("__"))
     for k in ("observations", "actions", "terminals"):
         if k not in raw:
             raise DatasetError(f"{path}: missing the OGBench key {k!r}")
