@@ -453,6 +453,24 @@ CASES: list[Any] = [
         ["cut.hdf5", "not a readable HDF5 file", "truncated or damaged"],
         id="hdf5-truncated",
     ),
+    pytest.param(
+        load_with(data.load, truncated(data.save_npz, "any.npz")),
+        data.DatasetError,
+        ["any.npz", "not a readable .npz archive", "BadZipFile"],
+        id="load-dispatch-npz-truncated",
+    ),
+    pytest.param(
+        load_with(data.load_card, truncated(data.save_npz, "card.npz")),
+        data.DatasetError,
+        ["card.npz", "not a readable .npz archive", "BadZipFile"],
+        id="load-card-npz-truncated",
+    ),
+    pytest.param(
+        load_with(data.load_card, truncated(data.save_d4rl_hdf5, "card.hdf5")),
+        data.DatasetError,
+        ["card.hdf5", "not a readable HDF5 file", "truncated or damaged"],
+        id="load-card-hdf5-truncated",
+    ),
 ]
 """The hand-written cases (append here)."""
 

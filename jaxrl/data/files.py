@@ -8,8 +8,6 @@ import json
 import os
 from typing import Any
 
-import numpy as np
-
 from jaxrl.data.d4rl import load_d4rl_hdf5
 from jaxrl.data.dataset import Dataset
 from jaxrl.data.minari import (
@@ -19,7 +17,7 @@ from jaxrl.data.minari import (
     looks_like_id,
     minari_card,
 )
-from jaxrl.data.npz import PathLike, load_npz
+from jaxrl.data.npz import PathLike, load_npz, npz_members, read_npz
 from jaxrl.data.ogbench import load_ogbench_npz
 from jaxrl.data.validation import DatasetError
 
@@ -62,8 +60,7 @@ def load(path: PathLike, **kwargs: Any) -> Dataset:
     if kind == "hdf5" or (kind == "unknown" and path.endswith((".h5", ".hdf5"))):
         return load_d4rl_hdf5(path, **kwargs)
     if kind == "npz":
-        with np.load(path, allow_pickle=False) as f:
-            files = set(f.files)
+        files = npz_members(path)
         if "__format__" in files or {"rewards", "timeouts", "next_observations"} <= files:
             return load_npz(path, **kwargs)
         return load_ogbench_npz(path, **kwargs)
@@ -80,16 +77,21 @@ def load_card(path: PathLike) -> dict[str, Any] | None:
         return minari_card(path)
     kind = sniff(path)
     if kind == "npz":
-        with np.load(path, allow_pickle=False) as f:
-            if "__card__" in f.files:
-                return json.loads(str(f["__card__"]))
+        arrays = read_npz(path, lambda name: name == "__card__")
+        if "__card__" in arrays:
+            return json.loads(str(arrays["__card__"]))
     elif kind == "hdf5":
         import h5py
 
-        with h5py.File(path, "r") as f:
-            if "card" in f.attrs:
-                text = f.attrs["card"]
-                return json.loads(text.decode() if isinstance(text, bytes) else str(text))
+        try:
+            with h5py.File(path, "r") as f:
+                text = f.attrs.get("card")
+        except OSError as e:
+            raise DatasetError(
+                f"{path}: not a readable HDF5 file (truncated or damaged: {type(e).__name__}: {e})"
+            ) from e
+        if text is not None:
+            return json.loads(text.decode() if isinstance(text, bytes) else str(text))
     sidecar = path + ".json"
     if os.path.exists(sidecar):
         with open(sidecar) as fh:
