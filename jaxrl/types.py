@@ -180,6 +180,10 @@ class Agent(Protocol):
     - ``act`` must not change ``state``; the driver evaluates with it (``deterministic`` for the
       policy's mode) and the dataset is never passed to it: statistics it needs live in the state.
     - An optional ``NAME`` (str) names the agent in progress bars and checkpoint records.
+    - An optional ``check_env(config, env) -> None`` refuses an env the agent cannot train on
+      (e.g. discrete actions for a continuous-only agent), reading only ``env.spec``, with a
+      ``ValueError`` naming the agent, the env and the mismatch; ``init`` calls it, and the run
+      layer calls it (through :func:`jaxrl.config.check_env`) before creating a run folder.
     """
 
     def init(self, config: Any, env: Env, key: PRNGKey, data: Any = None) -> Any: ...
