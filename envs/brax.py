@@ -10,6 +10,8 @@ autoreset lives in :mod:`jaxrl.rollout`.
 
 Importing this module does not import brax (``import brax.envs`` takes seconds), so
 :data:`ENV_NAMES` is a static list; :func:`make` checks names against brax's live registry.
+
+:func:`render_html` writes a trajectory as Brax's HTML viewer page (no display or OpenGL needed).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxrl.envs.wrappers import TimeLimit
+from jaxrl.envs.wrappers import TimeLimit, TimeLimitState
 from jaxrl.types import Box, Env, EnvSpec, PRNGKey, TimeStep
 
 # brax 0.14.2 ``brax.envs._envs`` keys, in registry order (tests check this against brax).
@@ -215,4 +217,52 @@ def make(
     return TimeLimit(adapter, max_episode_steps)
 
 
-__all__ = ["BACKENDS", "ENV_NAMES", "BraxEnv", "make"]
+def unstack(states: Any) -> list[Any]:
+    """A list of states: ``states`` itself if it is a list or tuple, else one per entry of the
+    leading (time) axis of a stacked pytree (e.g. what ``lax.scan`` over ``env.step`` returns)."""
+    if isinstance(states, list | tuple):
+        return list(states)
+    length = len(jax.tree.leaves(states)[0])
+    return [jax.tree.map(lambda x, i=i: x[i], states) for i in range(length)]
+
+
+def unwrap(env: Env, adapter: type) -> Any:
+    """The ``adapter`` instance inside ``env``'s wrappers (each wrapper keeps its inner env in
+    ``.env``), or a ValueError naming the env."""
+    inner = env
+    while not isinstance(inner, adapter):
+        inner = getattr(inner, "env", None)
+        if inner is None:
+            raise ValueError(f"{env.spec.name!r} is not a {adapter.__name__} (or a wrapper of one)")
+    return inner
+
+
+def inner_state(state: Any) -> Any:
+    """The adapter's own state inside the wrapper states (:class:`TimeLimitState`)."""
+    while isinstance(state, TimeLimitState):
+        state = state.inner
+    return state
+
+
+def render_html(env: Env, states: Any, height: int = 480) -> str:
+    """Brax's HTML viewer page (``brax.io.html.render``) of a trajectory of ``env`` (a brax env
+    from :func:`make`, wrappers allowed). ``states`` are the env's states in order, as a list or
+    stacked on a leading time axis. Rendering needs no display or OpenGL (the page draws with
+    three.js in the browser, which loads it from a CDN when the file is opened)."""
+    from brax.io import html
+
+    adapter = unwrap(env, BraxEnv)
+    pipeline = [inner_state(s).pipeline_state for s in unstack(jax.device_get(states))]
+    return html.render(adapter.env.sys, pipeline, height=height)
+
+
+__all__ = [
+    "BACKENDS",
+    "ENV_NAMES",
+    "BraxEnv",
+    "inner_state",
+    "make",
+    "render_html",
+    "unstack",
+    "unwrap",
+]

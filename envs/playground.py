@@ -13,18 +13,25 @@ manipulation tasks need the MuJoCo Menagerie checkout, which Playground would ``
 load; :func:`make` refuses them up front instead of attempting the clone.
 
 Importing this module does not import ``mujoco_playground`` (that takes seconds).
+
+:func:`render_frames` draws a trajectory with MuJoCo's offscreen renderer, which needs an
+offscreen OpenGL backend: :func:`offscreen_gl` finds one (``MUJOCO_GL=egl`` or ``osmesa``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
 
-from jaxrl.envs.brax import StateEnvAdapter, _freeze  # jaxrl.envs.brax does not import brax
+# jaxrl.envs.brax does not import brax
+from jaxrl.envs.brax import StateEnvAdapter, _freeze, inner_state, unstack, unwrap
 from jaxrl.envs.wrappers import TimeLimit
 from jaxrl.types import Box, Env, EnvSpec
 
@@ -198,4 +205,79 @@ def make(
     return TimeLimit(adapter, max_episode_steps)
 
 
-__all__ = ["ENV_NAMES", "IMPLS", "PlaygroundEnv", "make"]
+_GL_BACKENDS = ("egl", "osmesa")
+_GL_PROBE = """
+import mujoco
+m = mujoco.MjModel.from_xml_string('<mujoco><worldbody><geom size=".1"/></worldbody></mujoco>')
+r = mujoco.Renderer(m, 16, 16)
+r.update_scene(mujoco.MjData(m))
+assert r.render().shape == (16, 16, 3)
+"""
+
+
+def offscreen_gl(timeout: float = 120.0) -> tuple[str | None, str]:
+    """Which MuJoCo offscreen OpenGL backend renders on this machine: ``(backend, "")`` or
+    ``(None, why not)``. Tries ``$MUJOCO_GL`` if set, else ``egl`` then ``osmesa``, each by
+    rendering a tiny model in a subprocess (a failing GL library can abort the process that
+    loads it). MuJoCo reads ``MUJOCO_GL`` when it is first imported, so set
+    ``os.environ["MUJOCO_GL"] = backend`` before anything imports ``mujoco``."""
+    chosen = os.environ.get("MUJOCO_GL")
+    failures = []
+    for backend in (chosen,) if chosen else _GL_BACKENDS:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _GL_PROBE],
+                env={**os.environ, "MUJOCO_GL": backend},
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            failures.append(f"MUJOCO_GL={backend}: timed out")
+            continue
+        if done.returncode == 0:
+            return backend, ""
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        failures.append(f"MUJOCO_GL={backend}: {last}")
+    return None, "; ".join(failures)
+
+
+def render_frames(
+    env: Env, states: Any, height: int = 240, width: int = 320, camera: str | int = -1
+) -> list[np.ndarray]:
+    """RGB frames ``[height, width, 3]`` uint8 of a trajectory of ``env`` (a Playground env from
+    :func:`make`, wrappers allowed), drawn by MuJoCo's offscreen renderer (``mujoco.Renderer``)
+    from each state's positions, velocities and mocap poses. ``states`` are the env's states in
+    order, as a list or stacked on a leading time axis; ``camera`` is a camera name or id (-1:
+    the free camera). Needs a working offscreen OpenGL backend (:func:`offscreen_gl`).
+
+    Raises:
+        RuntimeError: MuJoCo cannot create an OpenGL context here (names ``MUJOCO_GL``).
+    """
+    import mujoco
+
+    model = unwrap(env, PlaygroundEnv).env.mj_model
+    try:
+        renderer = mujoco.Renderer(model, height=height, width=width)
+    except Exception as e:
+        raise RuntimeError(
+            f"MuJoCo cannot render offscreen here (MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}): "
+            f"{type(e).__name__}: {e}. Set MUJOCO_GL to a backend that offscreen_gl() finds "
+            "before mujoco is imported"
+        ) from e
+    frames = []
+    data = mujoco.MjData(model)
+    try:
+        for state in unstack(jax.device_get(states)):
+            sim = inner_state(state).data
+            data.qpos, data.qvel = sim.qpos, sim.qvel
+            data.mocap_pos, data.mocap_quat = sim.mocap_pos, sim.mocap_quat
+            mujoco.mj_forward(model, data)
+            renderer.update_scene(data, camera=camera)
+            frames.append(np.asarray(renderer.render()))
+    finally:
+        renderer.close()
+    return frames
+
+
+__all__ = ["ENV_NAMES", "IMPLS", "PlaygroundEnv", "make", "offscreen_gl", "render_frames"]

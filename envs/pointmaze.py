@@ -40,6 +40,9 @@ Oracle
     at the goal cell's centre there). BFS next-cell and distance tables are computed once per
     layout in numpy and embedded as constants, so the oracle is a gather: jittable and cheap
     under vmap. OGBench's "navigate" data adds N(0, 0.5^2) to this action and clips to [-1, 1].
+
+Plotting
+    :func:`plot_episode` draws the maze, an episode's path, its start and the goal (matplotlib).
 """
 
 from __future__ import annotations
@@ -578,6 +581,32 @@ def evaluate_tasks(
     }
 
 
+def plot_episode(env: PointMaze | PointMazeEnv, states: Any, ax: Any = None) -> Any:
+    """Draw one episode of ``env`` with matplotlib: wall cells, the path of the point, its start
+    and the goal (with its tolerance circle). ``states`` are the env's states in order, stacked
+    on a leading time axis (or a list of them). Returns the matplotlib ``Axes``."""
+    import matplotlib.pyplot as plt
+
+    maze = unwrap(env)
+    if isinstance(states, list | tuple):
+        states = jax.tree.map(lambda *xs: np.stack(xs), *states)
+    while isinstance(states, TimeLimitState):
+        states = states.inner
+    pos, goal = np.asarray(states.pos), np.asarray(states.goal)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5 * maze.shape[0] / maze.shape[1]))
+    rows, cols = maze.shape
+    ax.imshow(maze.walls, cmap="Greys", origin="lower", extent=(-0.5, cols - 0.5, -0.5, rows - 0.5))
+    ax.plot(pos[:, 0], pos[:, 1], "-", color="tab:blue", lw=1.5, label="path")
+    ax.plot(*pos[0], "o", color="tab:blue", label="start")
+    ax.add_patch(plt.Circle(tuple(goal[-1]), maze.goal_tol, color="tab:green", alpha=0.4))
+    ax.plot(*goal[-1], "*", color="tab:green", markersize=12, label="goal")
+    ax.set_xlabel("x (cells)")
+    ax.set_ylabel("y (cells)")
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
 __all__ = [
     "LAYOUTS",
     "TASKS",
@@ -586,6 +615,7 @@ __all__ = [
     "PointMazeState",
     "evaluate_tasks",
     "make",
+    "plot_episode",
     "to_ogbench_xy",
     "unwrap",
 ]

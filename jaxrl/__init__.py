@@ -21,7 +21,8 @@ _source_checkout_subpackages()
 _xla_cpu.apply()  # before any JAX backend starts; see jaxrl/_xla_cpu.py
 
 from jaxrl.driver import TrainResult, train  # noqa: E402
+from jaxrl.policy import load_policy  # noqa: E402
 from jaxrl.types import Agent  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["Agent", "train", "TrainResult", "__version__"]
+__all__ = ["Agent", "train", "TrainResult", "load_policy", "__version__"]
