@@ -291,10 +291,8 @@ class Member:
     """Sub-folder of the run folder ("" = the run folder itself)."""
     label: str | None = None
     """Its row in the final table and line in the curves (default: the agent's NAME)."""
-    data: Any = None
-    """Offline: the dataset (``jaxrl.train(..., data=)``)."""
-    dataset: str | None = None
-    """Offline: the dataset's path (for config.json)."""
+    offline: OfflineData | None = None
+    """Offline: the dataset (from :func:`load_offline`), passed as ``jaxrl.train(..., data=)``."""
     key: jax.Array | None = None
     """Training key (default: ``jax.random.key(args.seed)``)."""
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -303,6 +301,16 @@ class Member:
     def __post_init__(self) -> None:
         if self.label is None:
             self.label = self.name or agent_name(self.agent)
+
+    @property
+    def data(self) -> Any:
+        """The dataset given to the driver (None online)."""
+        return None if self.offline is None else self.offline.dataset
+
+    @property
+    def dataset(self) -> str | None:
+        """The dataset file (None online)."""
+        return None if self.offline is None else self.offline.path
 
     @property
     def labels(self) -> list[str] | None:
@@ -586,8 +594,8 @@ class Run:
 
         Args:
             results: ``{row label: TrainResult}`` (one per method or sweep setting).
-            reference: ``(random_return, expert_return)`` for normalised scores (offline), one
-                for every row or per label.
+            reference: ``(random_return, expert_return)`` for normalised scores, one for every
+                row or per label (default: each offline member's, by label).
             compare: ``(a, b)`` pairs: per-seed differences ``a - b`` with a 95% confidence
                 interval (:func:`jaxrl.stats.paired_difference`; needs 2+ seeds).
             metrics: curve panels (default: eval and episode return online; eval return and
@@ -598,7 +606,16 @@ class Run:
             extra: more top-level entries of ``results.json``.
         """
         unit = step_unit(next(iter(results.values())), self.offline)
-        refs = reference if isinstance(reference, Mapping) else dict.fromkeys(results, reference)
+        refs = {m.label: m.offline.reference for m in self.members if m.offline}
+        if isinstance(reference, Mapping):
+            refs = dict(reference)
+        elif reference is not None:
+            refs = dict.fromkeys(results, reference)
+        datasets = {
+            m.offline.name: m.offline.info(m.env.spec.max_episode_steps)
+            for m in self.members
+            if m.offline
+        }
         rows = {
             label: summarise(r, reference=refs.get(label), mean_metrics=mean_metrics, unit=unit)
             for label, r in results.items()
@@ -630,9 +647,18 @@ class Run:
             "step_unit": unit,
             "rows": rows,
             **({"differences": differences} if differences else {}),
+            **({"datasets": datasets} if datasets else {}),
             **(extra or {}),
         }
         _write_json(os.path.join(self.path, "results.json"), out)
+        for name, info in datasets.items():
+            mean, ref = info["dataset_return_mean"], info["reference_returns"]
+            shown = "unknown" if mean is None else f"{mean:.1f}"
+            refs_shown = "unknown" if ref is None else f"{ref[0]:.1f} / {ref[1]:.1f}"
+            print(
+                f"dataset {name}: {info['size']:,} transitions, {info['complete_episodes']} "
+                f"complete episodes, mean return {shown}; random / expert return {refs_shown}"
+            )
         print(format_table(rows, unit, mean_metrics))
         for name, figs in differences.items():
             for figure, text in figs.items():
@@ -1103,34 +1129,95 @@ def split_sweep(result: TrainResult, sweep: Sweep) -> dict[str, TrainResult]:
     return out
 
 
+def phase_configs(preset: Sequence[Any], config: Any) -> list[Any]:
+    """One config per phase: ``config``, except that a phase keeps the preset's own value of
+    every field where that preset phase differs from the preset's last phase (e.g. GoRL's
+    stage-0 clip range)."""
+    last = preset[-1]
+    out = []
+    for phase in preset:
+        own = {
+            f.name: getattr(phase, f.name)
+            for f in dataclasses.fields(phase)
+            if getattr(phase, f.name) != getattr(last, f.name)
+        }
+        out.append(dataclasses.replace(config, **own))
+    return out
+
+
+def cap_phases(steps: Sequence[int], total: int | None) -> tuple[int, ...]:
+    """The phase lengths trained within ``total`` steps in all (None: every phase whole): the
+    phases that fit, the last one maybe cut short. A resume with a larger ``total`` continues
+    the cut phase with its checkpoints' chunk layout, as an uninterrupted run would have."""
+    out, left = [], sum(steps) if total is None else total
+    for n in steps:
+        if left <= 0:
+            break
+        out.append(min(n, left))
+        left -= n
+    return tuple(out)
+
+
+def train_phased(
+    folder: str, keys: Sequence[jax.Array], train_seed: Callable[[jax.Array, str], Sequence[Any]]
+) -> TrainResult:
+    """Phased runs (:func:`jaxrl.staged.run`), one seed after the other: ``train_seed(key,
+    seed_dir)`` trains (or resumes) seed ``i`` in ``folder/seed_<i>`` and returns its phase
+    results (each with ``history`` and ``state``). Returns :func:`join_phases` of them (state:
+    each seed's last phase state) after writing its ``metrics.jsonl`` / ``metrics.csv`` to
+    ``folder``."""
+    t0 = time.perf_counter()
+    histories, states = [], []
+    for i, key in enumerate(keys):
+        phases = train_seed(key, os.path.join(folder, f"seed_{i}"))
+        histories.append([p.history for p in phases])
+        states.append(phases[-1].state)
+    result = join_phases(histories, state=states, seconds=time.perf_counter() - t0)
+    write_history(folder, result.history)
+    return result
+
+
 def join_phases(
-    runs_phases: Sequence[Sequence[Mapping[str, Any]]], key: str = "phase"
-) -> dict[str, np.ndarray]:
-    """One history from phased runs (``jaxrl.staged``), one list of phase histories per seed:
-    the phases one after the other with cumulative steps and a ``key`` column (the phase index),
-    the seeds stacked on a last axis (none for a single seed)."""
+    phases_per_seed: Sequence[Sequence[Mapping[str, Any]]],
+    *,
+    state: Any = None,
+    seconds: float = float("nan"),
+    key: str = "phase",
+) -> TrainResult:
+    """One result from phased runs (:func:`jaxrl.staged.run`, one seed per call): each seed's
+    phase histories one after the other, steps made cumulative, a ``key`` column with the phase
+    index (unless the histories have one), and the seeds stacked on a last axis (none for a
+    single seed), as the driver stacks them. ``seconds`` is the wall time (compilation
+    included: ``compile_seconds`` is NaN)."""
     per_seed = []
-    for phases in runs_phases:
-        rows: dict[str, list[np.ndarray]] = {}
+    for phases in phases_per_seed:
+        columns: dict[str, list[np.ndarray]] = {}
+        names = sorted({n for h in phases for n in h} - {"step"})
         offset = 0.0
-        names = sorted({n for h in phases for n in h})
         for k, h in enumerate(phases):
             steps = np.asarray(h["step"], np.float64)
+            columns.setdefault("step", []).append(offset + steps)
+            if key not in names:  # the phase index, unless the agent reports it
+                columns.setdefault(key, []).append(np.full(len(steps), float(k)))
             for name in names:
-                if name == "step":
-                    column = offset + steps
-                else:
-                    column = np.asarray(h.get(name, np.full(len(steps), np.nan)), np.float64)
-                rows.setdefault(name, []).append(column)
-            rows.setdefault(key, []).append(np.full(len(steps), float(k)))
+                value = h.get(name, np.full(len(steps), np.nan))
+                columns.setdefault(name, []).append(np.asarray(value, np.float64))
             offset += float(steps[-1]) if len(steps) else 0.0
-        per_seed.append({n: np.concatenate(v) for n, v in rows.items()})
-    if len(per_seed) == 1:
-        return per_seed[0]
-    history = {n: np.stack([h[n] for h in per_seed], axis=-1) for n in per_seed[0]}
-    history["step"] = per_seed[0]["step"]
-    history[key] = per_seed[0][key]
-    return history
+        per_seed.append({n: np.concatenate(v) for n, v in columns.items()})
+    history = per_seed[0]
+    if len(per_seed) > 1:
+        history = {n: np.stack([h[n] for h in per_seed], axis=-1) for n in history}
+        history["step"], history[key] = per_seed[0]["step"], per_seed[0][key]
+    total = int(history["step"][-1]) if len(history["step"]) else 0
+    return TrainResult(
+        state=state,
+        history=history,
+        total_steps=total,
+        train_seconds=seconds,
+        compile_seconds=float("nan"),
+        num_runs=len(per_seed),
+        steps_this_call=total,
+    )
 
 
 def write_history(folder: str, history: Mapping[str, Any], labels=None) -> None:
