@@ -30,12 +30,17 @@ class Args(runs.OnlineArgs):
     """PPO hyperparameters (default: the env's preset if there is one)."""
 
 
+def preset(env: str) -> ppo.Config:
+    """The default config for ``env``."""
+    return PPO_PRESETS.get(env, ppo.Config())
+
+
 def setup(args: Args) -> list[runs.Member]:
     return [runs.Member(ppo, args.config, envs.make(args.env), args.total_steps, label="PPO")]
 
 
 def main(argv: list[str] | None = None) -> runs.Report:
-    args = runs.parse(Args, argv, __doc__, preset=lambda env: PPO_PRESETS.get(env, ppo.Config()))
+    args = runs.parse(Args, argv, __doc__, preset=preset)
     run = runs.start(args, setup)
     (member,) = run.members
     return run.report({"PPO": run.train(member)}, title=f"PPO on {args.env}")
