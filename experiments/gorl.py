@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> runs.Report:
         return stages
 
     keys = [jax.random.fold_in(jax.random.key(args.seed), i) for i in range(args.seeds)]
-    result = runs.train_phased(run.path, keys, train_seed)
+    result = runs.train_phased(run.path, keys, train_seed, column="stage")
     label = f"GoRL ({args.config.decoder})"
     return run.report({label: result}, title=f"{label} on {args.env}, encoder steps")
 

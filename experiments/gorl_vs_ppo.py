@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> runs.Report:
     keys = list(jax.random.split(jax.random.key(args.seed), args.seeds))
     label = f"GoRL ({args.config.decoder})"
     results = {
-        label: runs.train_phased(run.folder("gorl"), keys, train_seed),
+        label: runs.train_phased(run.folder("gorl"), keys, train_seed, column="stage"),
         "Gaussian PPO": run.train(baseline),
     }
     return run.report(

@@ -89,8 +89,9 @@ A = TypeVar("A")
 
 CONFIG_FILE = "config.json"
 AMENDMENTS_FILE = "amendments.jsonl"
-AMENDABLE = ("total_steps", "random_return", "expert_return")
-"""Script arguments a resume may change (recorded in ``amendments.jsonl``)."""
+REPORTING = ("random_return", "expert_return")
+"""Script arguments that only change the report: a resume may change them (recorded in
+``amendments.jsonl``, like a grown ``total_steps`` and new dynamic config values)."""
 FREE = ("progress", "tensorboard", "wandb", "run_dir", "resume")
 """Script arguments a resume may change without a record: they change no result."""
 
@@ -480,27 +481,21 @@ def changes(args: Any, saved_args: Mapping[str, Any]) -> dict[str, list[Any]]:
     old = _flatten(json.loads(json.dumps(saved_args)), dynamic)
     new = _flatten(json.loads(json.dumps(args_json(args))), dynamic)
     out: dict[str, list[Any]] = {}
-    for field in [*new, *(f for f in old if f not in new)]:
-        a, b = old.get(field), new.get(field)
+    for field, a in old.items():  # a field the run did not know keeps its default
+        b = new.get(field)
         if a == b or field in FREE:
             continue
         head, _, leaf = field.partition(".")
-        if leaf and leaf in dynamic.get(head, set()):
+        grows = field == "total_steps" and (a is None or b is None or b >= a)
+        if grows or (leaf and leaf in dynamic.get(head, ())) or field in REPORTING:
             out[field] = [a, b]
             continue
-        if field == "total_steps" and (a is None or b is None or b >= a):
-            out[field] = [a, b]
-            continue
-        if field in AMENDABLE and field != "total_steps":
-            out[field] = [a, b]
-            continue
-        why = (
-            "total_steps may only grow"
-            if field == "total_steps"
-            else f"{field} is static (it fixes shapes or code paths)"
-            if leaf
-            else f"{field} defines the run"
-        )
+        if field == "total_steps":
+            why = "total_steps may only grow"
+        elif leaf:
+            why = f"{field} is static (it fixes shapes or code paths)"
+        else:
+            why = f"{field} defines the run"
         raise RunError(
             f"--resume {args.resume}: refusing to change {field} from {a!r} (the run's value) to "
             f"{b!r}: {why}. A resume may change total_steps (to grow it), dynamic config values "
@@ -581,7 +576,6 @@ class Run:
         self,
         results: Mapping[str, TrainResult],
         *,
-        reference: tuple[float, float] | Mapping[str, tuple[float, float] | None] | None = None,
         compare: Sequence[tuple[str, str]] = (),
         metrics: Sequence[str] | None = None,
         mean_metrics: Sequence[str] = (),
@@ -593,9 +587,9 @@ class Run:
         """The end of every script: ``results.json``, ``curves.png`` and the printed table.
 
         Args:
-            results: ``{row label: TrainResult}`` (one per method or sweep setting).
-            reference: ``(random_return, expert_return)`` for normalised scores, one for every
-                row or per label (default: each offline member's, by label).
+            results: ``{row label: TrainResult}`` (one per method or sweep setting); a row
+                labelled like an offline member gets normalised scores from its dataset's
+                reference returns.
             compare: ``(a, b)`` pairs: per-seed differences ``a - b`` with a 95% confidence
                 interval (:func:`jaxrl.stats.paired_difference`; needs 2+ seeds).
             metrics: curve panels (default: eval and episode return online; eval return and
@@ -607,10 +601,6 @@ class Run:
         """
         unit = step_unit(next(iter(results.values())), self.offline)
         refs = {m.label: m.offline.reference for m in self.members if m.offline}
-        if isinstance(reference, Mapping):
-            refs = dict(reference)
-        elif reference is not None:
-            refs = dict.fromkeys(results, reference)
         datasets = {
             m.offline.name: m.offline.info(m.env.spec.max_episode_steps)
             for m in self.members
@@ -945,32 +935,28 @@ def summarise(
 ) -> dict[str, Any]:
     """One row of the final table: final and curve-mean eval return per seed, their mean and
     standard deviation, the normalised score (with ``reference``), the run means of
-    ``mean_metrics``, steps and timings."""
+    ``mean_metrics``, steps and timings. NaN: no value (e.g. no evaluation)."""
     row: dict[str, Any] = {}
-    for name in ("eval_return", "episode_return"):
-        values = _per_run(result.history, name)
-        if values is None:
-            continue
-        final = np.asarray(result.final(name), np.float64).reshape(-1)
-        row[f"final_{name}"] = _mean(final)
-        row[f"final_{name}_std"] = _std(final)
-        row[f"final_{name}_per_seed"] = final.tolist()
-        if name == "eval_return":
-            curve = _nanmean0(values)
-            row["mean_eval_return_over_curve"] = _mean(curve)
-            row["mean_eval_return_over_curve_per_seed"] = curve.tolist()
-            row["seeds"] = int(final.size)
-            score = normalised(final, reference)
+
+    def stats(name: str, per_seed: np.ndarray) -> None:
+        row[name] = float(np.nanmean(per_seed))
+        row[f"{name}_std"] = float(np.nanstd(per_seed))
+        row[f"{name}_per_seed"] = per_seed.tolist()
+
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # all-NaN columns
+        for name in ("eval_return", "episode_return"):
+            if name in result.history:
+                stats(f"final_{name}", np.asarray(result.final(name), np.float64).reshape(-1))
+        if "eval_return" in result.history:
+            row["seeds"] = len(row["final_eval_return_per_seed"])
+            curve = np.nanmean(_per_run(result.history, "eval_return"), axis=0)
+            stats("mean_eval_return_over_curve", curve)
+            score = normalised(row["final_eval_return_per_seed"], reference)
             if score is not None:
-                row["normalised_score"] = _mean(score)
-                row["normalised_score_std"] = _std(score)
-                row["normalised_score_per_seed"] = score.tolist()
-    for name in mean_metrics:
-        values = _per_run(result.history, name)
-        if values is not None:
-            per_seed = _nanmean0(values)
-            row[f"mean_{name}"] = _mean(per_seed)
-            row[f"mean_{name}_per_seed"] = per_seed.tolist()
+                stats("normalised_score", score)
+        for name in mean_metrics:
+            if name in result.history:
+                stats(f"mean_{name}", np.nanmean(_per_run(result.history, name), axis=0))
     row.update(
         steps=int(result.total_steps),
         step_unit=unit,
@@ -979,26 +965,6 @@ def summarise(
         compile_seconds=float(result.compile_seconds),
     )
     return row
-
-
-def _nanmean0(values: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"), _quiet():
-        return np.nanmean(values, axis=0)
-
-
-def _mean(x: np.ndarray) -> float:
-    with _quiet():
-        return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
-
-
-def _std(x: np.ndarray) -> float:
-    with _quiet():
-        return float(np.nanstd(x)) if np.isfinite(x).any() else float("nan")
-
-
-def _quiet() -> warnings.catch_warnings:
-    """Silence numpy's "mean of empty slice" (an all-NaN column means "no value")."""
-    return warnings.catch_warnings(action="ignore", category=RuntimeWarning)
 
 
 def _sort_key(row: Mapping[str, Any]) -> float:
@@ -1092,7 +1058,7 @@ def plot_comparison(
             if s is None:
                 continue
             steps, values = s
-            with np.errstate(all="ignore"), _quiet():
+            with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
                 mean = np.nanmean(values, axis=1)
                 low, high = np.nanmin(values, axis=1), np.nanmax(values, axis=1)
             (line,) = ax.plot(steps, mean, lw=2, label=label)
@@ -1159,20 +1125,23 @@ def cap_phases(steps: Sequence[int], total: int | None) -> tuple[int, ...]:
 
 
 def train_phased(
-    folder: str, keys: Sequence[jax.Array], train_seed: Callable[[jax.Array, str], Sequence[Any]]
+    folder: str,
+    keys: Sequence[jax.Array],
+    train_seed: Callable[[jax.Array, str], Sequence[Any]],
+    column: str = "phase",
 ) -> TrainResult:
     """Phased runs (:func:`jaxrl.staged.run`), one seed after the other: ``train_seed(key,
     seed_dir)`` trains (or resumes) seed ``i`` in ``folder/seed_<i>`` and returns its phase
     results (each with ``history`` and ``state``). Returns :func:`join_phases` of them (state:
-    each seed's last phase state) after writing its ``metrics.jsonl`` / ``metrics.csv`` to
-    ``folder``."""
+    each seed's last phase state; ``column``: the phase column's name) after writing its
+    ``metrics.jsonl`` / ``metrics.csv`` to ``folder``."""
     t0 = time.perf_counter()
     histories, states = [], []
     for i, key in enumerate(keys):
         phases = train_seed(key, os.path.join(folder, f"seed_{i}"))
         histories.append([p.history for p in phases])
         states.append(phases[-1].state)
-    result = join_phases(histories, state=states, seconds=time.perf_counter() - t0)
+    result = join_phases(histories, state=states, seconds=time.perf_counter() - t0, column=column)
     write_history(folder, result.history)
     return result
 
@@ -1182,23 +1151,24 @@ def join_phases(
     *,
     state: Any = None,
     seconds: float = float("nan"),
-    key: str = "phase",
+    column: str = "phase",
 ) -> TrainResult:
     """One result from phased runs (:func:`jaxrl.staged.run`, one seed per call): each seed's
-    phase histories one after the other, steps made cumulative, a ``key`` column with the phase
+    phase histories one after the other, steps made cumulative, a ``column`` with the phase
     index (unless the histories have one), and the seeds stacked on a last axis (none for a
     single seed), as the driver stacks them. ``seconds`` is the wall time (compilation
     included: ``compile_seconds`` is NaN)."""
     per_seed = []
+    names = sorted({n for phases in phases_per_seed for h in phases for n in h} - {"step"})
+    shared = ["step"] if column in names else ["step", column]  # the same for every seed
     for phases in phases_per_seed:
         columns: dict[str, list[np.ndarray]] = {}
-        names = sorted({n for h in phases for n in h} - {"step"})
         offset = 0.0
         for k, h in enumerate(phases):
             steps = np.asarray(h["step"], np.float64)
             columns.setdefault("step", []).append(offset + steps)
-            if key not in names:  # the phase index, unless the agent reports it
-                columns.setdefault(key, []).append(np.full(len(steps), float(k)))
+            if column not in names:  # the phase index, unless the agent reports it
+                columns.setdefault(column, []).append(np.full(len(steps), float(k)))
             for name in names:
                 value = h.get(name, np.full(len(steps), np.nan))
                 columns.setdefault(name, []).append(np.asarray(value, np.float64))
@@ -1207,7 +1177,7 @@ def join_phases(
     history = per_seed[0]
     if len(per_seed) > 1:
         history = {n: np.stack([h[n] for h in per_seed], axis=-1) for n in history}
-        history["step"], history[key] = per_seed[0]["step"], per_seed[0][key]
+        history.update({n: per_seed[0][n] for n in shared})
     total = int(history["step"][-1]) if len(history["step"]) else 0
     return TrainResult(
         state=state,
