@@ -270,6 +270,7 @@ def expert(args: LocomotionArgs) -> list[runs.Member]:
     """The PPO expert's training job: a checkpoint (a snapshot) and an evaluation every chunk."""
     if args.snapshots < 1:
         raise ValueError(f"snapshots must be >= 1, got {args.snapshots}")
+    args.config.validate()  # before the snapshot schedule divides by its batch size
     per_iter = ppo.steps_per_iteration(args.config)
     chunk = max(per_iter, args.train_steps // args.snapshots)
     options = {
