@@ -985,7 +985,9 @@ def differ(a: Mapping[str, Any], b: Mapping[str, Any], figures: Sequence[str]) -
     return out
 
 
-def format_table(rows: Mapping[str, Mapping[str, Any]], unit: str, mean_metrics=()) -> str:
+def format_table(
+    rows: Mapping[str, Mapping[str, Any]], unit: str, mean_metrics: Sequence[str] = ()
+) -> str:
     """The final table: one line per row label."""
 
     def num(v: Any, fmt: str) -> str:
@@ -1190,7 +1192,9 @@ def join_phases(
     )
 
 
-def write_history(folder: str, history: Mapping[str, Any], labels=None) -> None:
+def write_history(
+    folder: str, history: Mapping[str, Any], labels: Sequence[str] | None = None
+) -> None:
     """(Re)write ``metrics.jsonl`` and ``metrics.csv`` in ``folder`` from a whole history (for
     runs whose rows are assembled after training, e.g. GoRL's phases)."""
     for name in ("metrics.jsonl", "metrics.csv"):
