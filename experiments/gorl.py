@@ -2,12 +2,16 @@
 
     python experiments/gorl.py --env pendulum --preset cpu             # whole stage cycle, minutes
     python experiments/gorl.py --env playground/HopperStand --preset paper --decoder diffusion
+    python experiments/gorl.py --resume runs/gorl-pendulum-20261124-101500   # continue a run
 
-Writes ``runs/gorl-<env>-<time>/`` with ``config.json``, ``metrics.jsonl`` (one row per chunk,
-with ``stage`` and the cumulative encoder ``step``), ``decoder.jsonl`` (decoder fits),
-``curves.png`` (eval return against encoder env steps, stage boundaries dashed) and
-``seed_<i>/stage_<k>/`` checkpoints; rerunning with ``--resume <run folder>`` resumes each seed
-at its phase.
+Writes ``runs/gorl-<env>-<time>/`` with ``config.json``, ``seed_<i>/stage_<k>/`` (each stage's
+checkpoints, ``history.jsonl`` and live ``metrics.jsonl``), ``seed_<i>/decoder.jsonl`` (decoder
+fits), and, from all stages and seeds, ``metrics.jsonl`` / ``metrics.csv`` (one row per chunk,
+cumulative encoder ``step``, a ``stage`` column, one value per seed), ``curves.png`` (against
+encoder env steps) and ``results.json``. Seeds run one after the other (seed ``i`` uses
+``fold_in(key(seed), i)``). ``--resume`` restores finished stages from their checkpoints, redoes
+the (deterministic) hand-offs and continues the unfinished stage; ``--total-steps`` stops after
+that many encoder steps in all, and a resume with a larger value goes on from there.
 
 Presets. ``paper``: the official defaults (per-stage encoder steps [60M, 60M, 30M, 30M], 2048
 envs, unroll 30, 32 minibatches, 16 epochs, lr 1e-3, gamma 0.995, reward scale 10, clip
@@ -17,7 +21,9 @@ coefficient 0.25 in the official form = ``vf_coef=0.5`` here because our value l
 steps x 2048 envs collected). Two differences remain: our PPO minibatches are flat shuffled steps,
 not length-30 sequences, and the num_steps per iteration is the unroll (30) rather than the
 official 480-step iteration (16 x 30). ``cpu``: a small setting that runs the whole 4-stage cycle
-in a few minutes on 2 CPU cores.
+in a few minutes on 2 CPU cores. ``--config.*`` changes every stage's config, except that stage 0
+keeps the preset's own stage-0 values where the preset's stages differ (clip_eps,
+max_grad_norm, z_reg_coef).
 """
 
 from __future__ import annotations
@@ -25,124 +31,110 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
+from typing import Literal
 
 import jax
 import numpy as np
-import tyro
 
-from jaxrl import envs
+from jaxrl import envs, runs
 from jaxrl.agents import gorl
 from jaxrl.agents.presets import gorl_preset
-from jaxrl.loggers import JsonlLogger
 
 
 @dataclasses.dataclass
-class Args:
+class Args(runs.RunArgs):
     """GoRL on a jaxrl environment."""
 
     env: str = "pendulum"
     """Environment name (continuous actions)."""
-    preset: str = "cpu"
-    """``paper`` (official defaults) or ``cpu`` (a few minutes on 2 cores)."""
-    decoder: str = "flow"
-    """``flow`` or ``diffusion``."""
-    z_reg: str = "l2"
-    """``l2`` (official code) or ``kl`` (the paper's KL to N(0, I))."""
-    seeds: int = 1
-    """Seeds, run one after the other."""
-    seed: int = 0
-    """Base seed (seed i uses fold_in(key(seed), i))."""
-    num_eval_episodes: int = 16
-    """Deterministic evaluation episodes."""
-    run_dir: str = "runs"
-    """Parent folder of the run folder."""
-    resume: str | None = None
-    """Resume this run folder."""
-    progress: bool = True
-    """Show progress bars."""
+    preset: Literal["cpu", "paper"] = "cpu"
+    """paper (official defaults) or cpu (a few minutes on 2 cores): the default config, stage
+    steps and evaluation interval."""
+    decoder: Literal["flow", "diffusion"] = "flow"
+    """The preset's decoder (the same as --config.decoder)."""
+    z_reg: Literal["l2", "kl"] = "l2"
+    """The preset's latent regulariser: l2 (official code) or kl (the paper's KL to N(0, I))."""
+    stage_steps: tuple[int, ...] | None = None
+    """Encoder env steps of each stage (None: the preset's)."""
+    total_steps: int | None = None
+    """Stop after this many encoder env steps in all stages together (None: all of them)."""
+    eval_every: int | None = None
+    """Evaluate (and keep a checkpoint) every this many env steps in each stage (None: the
+    preset's); each stage hands its best evaluated encoder on."""
+    config: gorl.Config = dataclasses.field(default_factory=gorl.Config)
+    """GoRL hyperparameters (default: the preset's; see the notes on stage 0 above)."""
 
 
-def plot(histories: list[list], steps: tuple[int, ...], path: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, stages in enumerate(histories):
-        xs, ys, offset = [], [], 0
-        for k, st in enumerate(stages):
-            ev = np.asarray(st.history["eval_return"], float)
-            ok = ~np.isnan(ev)
-            xs += list(offset + np.asarray(st.history["step"])[ok])
-            ys += list(ev[ok])
-            offset += steps[k]
-        ax.plot(xs, ys, label=f"seed {i}")
-    offset = 0
-    for s in steps[:-1]:
-        offset += s
-        ax.axvline(offset, ls="--", c="gray", lw=0.8)
-    ax.set_xlabel("encoder env steps")
-    ax.set_ylabel("eval return (deterministic)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def schedule(args: Args) -> tuple[list[gorl.Config], tuple[int, ...], int]:
+    """Per-stage configs, per-stage encoder steps and the evaluation interval."""
+    preset, steps, eval_every = gorl_preset(args.preset, args.decoder, args.z_reg)
+    steps = args.stage_steps or steps
+    configs = runs.phase_configs([preset[0]] + [preset[-1]] * (len(steps) - 1), args.config)
+    return configs, tuple(steps), eval_every if args.eval_every is None else args.eval_every
 
 
-def main(argv: list[str] | None = None) -> list[list[gorl.StageResult]]:
-    args = tyro.cli(Args, args=argv, description=__doc__)
-    if args.resume:
-        with open(os.path.join(args.resume, "config.json")) as f:
-            args = dataclasses.replace(Args(**json.load(f)), resume=args.resume)
+def setup(args: Args) -> list[runs.Member]:
     env = envs.make(args.env)
-    configs, steps, eval_every = gorl_preset(args.preset, args.decoder, args.z_reg)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run = args.resume or os.path.join(args.run_dir, f"gorl-{args.env.replace('/', '_')}-{stamp}")
-    os.makedirs(run, exist_ok=True)
-    with open(os.path.join(run, "config.json"), "w") as f:
-        json.dump({**dataclasses.asdict(args), "resume": None}, f, indent=2)
-    print(f"GoRL ({args.decoder}) on {args.env}, stages {steps} -> {run}")
-    all_stages = []
-    for i in range(args.seeds):
-        seed_dir = os.path.join(run, f"seed_{i}")
-        stages = gorl.run_stages(
-            configs,
+    configs, steps, eval_every = schedule(args)
+    if eval_every < 1:
+        raise ValueError(
+            f"eval_every must be >= 1 (stages keep their best evaluation), got {eval_every}"
+        )
+    if args.total_steps is not None and not 0 < args.total_steps <= sum(steps):
+        raise ValueError(
+            f"total_steps must be in [1, {sum(steps)}] (all stages), got {args.total_steps}"
+        )
+    return [
+        runs.Member(
+            gorl,
+            config,
             env,
-            jax.random.fold_in(jax.random.key(args.seed), i),
+            n,
+            name=f"seed_<i>/stage_{k}",
+            label=f"stage {k}",
+            options={"eval_every": eval_every, "seeds": None},
+        )
+        for k, (config, n) in enumerate(zip(configs, steps, strict=True))
+    ]
+
+
+def main(argv: list[str] | None = None) -> runs.Report:
+    args = runs.parse(
+        Args,
+        argv,
+        __doc__,
+        preset=lambda preset, decoder, z_reg: gorl_preset(preset, decoder, z_reg)[0][-1],
+    )
+    run = runs.start(args, setup)
+    configs, steps, eval_every = schedule(args)
+    steps = runs.cap_phases(steps, args.total_steps)
+    env = run.members[0].env
+
+    def train_seed(key: jax.Array, seed_dir: str) -> list[gorl.StageResult]:
+        stages = gorl.run_stages(
+            configs[: len(steps)],
+            env,
+            key,
             steps,
             eval_every,
             num_eval_episodes=args.num_eval_episodes,
             run_dir=seed_dir,
             progress=args.progress,
-            loggers_fn=lambda k, d=seed_dir: [
-                JsonlLogger(os.path.join(d, f"metrics_stage_{k}.jsonl"))
-            ],
+            loggers_fn=lambda k: run.loggers(os.path.join(seed_dir, f"stage_{k}")),
         )
         with open(os.path.join(seed_dir, "decoder.jsonl"), "w") as f:
             for k, st in enumerate(stages):
-                info = st.decoder_info or {}
                 row = {"stage": k, "best_step": st.best_step, "best_eval": st.best_eval_return}
-                row.update({n: np.asarray(v).tolist() for n, v in info.items()})
+                row.update({n: np.asarray(v).tolist() for n, v in (st.decoder_info or {}).items()})
                 f.write(json.dumps(row) + "\n")
-        print(f"seed {i}: best eval per stage {[round(s.best_eval_return, 2) for s in stages]}")
-        all_stages.append(stages)
-    with open(os.path.join(run, "metrics.jsonl"), "w") as f:
-        for i, stages in enumerate(all_stages):
-            offset = 0
-            for k, st in enumerate(stages):
-                h = st.history
-                for r in range(len(h["step"])):
-                    row = {n: float(np.asarray(v)[r]) for n, v in h.items()}
-                    row.update(seed=i, stage=k, step=int(offset + h["step"][r]))
-                    f.write(json.dumps({n: (None if v != v else v) for n, v in row.items()}))
-                    f.write("\n")
-                offset += steps[k]
-    plot(all_stages, steps, os.path.join(run, "curves.png"), f"GoRL ({args.decoder}) {args.env}")
-    return all_stages
+        print(f"best eval per stage {[round(s.best_eval_return, 2) for s in stages]}")
+        return stages
+
+    keys = [jax.random.fold_in(jax.random.key(args.seed), i) for i in range(args.seeds)]
+    result = runs.train_phased(run.path, keys, train_seed, column="stage")
+    label = f"GoRL ({args.config.decoder})"
+    return run.report({label: result}, title=f"{label} on {args.env}, encoder steps")
 
 
 if __name__ == "__main__":
-    main()
+    runs.cli(main)

@@ -11,17 +11,26 @@ Every dataset is written as our ``.npz`` (``jaxrl.data.load_npz``) with a JSON c
 next to it (``<file>.json``): how it was generated, env, policy, noise, size and returns (over
 complete episodes; the fragments cut off by the end of collection are counted separately).
 Collection is jitted and vmapped over environments.
+
+``locomotion`` trains its PPO expert in a run folder, ``runs/make_dataset-<env>-<time>/`` (see
+jaxrl/runs.py: checkpoints, metrics, curves, results.json); every checkpoint is a snapshot the
+medium policy may come from. A stopped run continues with
+``python experiments/make_dataset.py locomotion --resume <run folder>``: the expert's training
+resumes from its checkpoints, and the collection, which takes no training state of its own and
+is deterministic given the snapshots, runs again from the start (it is short next to the
+training). The settings cannot change on resume (``--train-steps`` and ``--snapshots`` fix the
+snapshot schedule). ``pointmaze`` trains nothing and writes no run folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sys
-import tempfile
 import time
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +39,7 @@ import tyro
 from tqdm.auto import tqdm
 
 import jaxrl
-from jaxrl import data, envs, rollout
+from jaxrl import data, envs, rollout, runs
 from jaxrl.agents import ppo
 from jaxrl.agents.presets import PPO_PRESETS
 from jaxrl.checkpoint import Checkpointer
@@ -205,7 +214,8 @@ def make_pointmaze(args: PointMazeArgs) -> str:
 
 # --- locomotion (D4RL-style) -------------------------------------------------------------------
 
-KINDS = ("random", "medium", "medium-replay", "expert", "medium-expert")
+Kind = Literal["random", "medium", "medium-replay", "expert", "medium-expert"]
+KINDS: tuple[str, ...] = get_args(Kind)
 
 
 @dataclasses.dataclass
@@ -214,8 +224,8 @@ class LocomotionArgs:
 
     env: str = "brax/inverted_pendulum"
     """Environment name."""
-    kinds: tuple[str, ...] = KINDS
-    """Which datasets to write: random, medium, medium-replay, expert, medium-expert."""
+    kinds: tuple[Kind, ...] = KINDS
+    """Which datasets to write."""
     train_steps: int = 300_000
     """PPO training budget for the expert (its final policy)."""
     snapshots: int = 15
@@ -229,6 +239,14 @@ class LocomotionArgs:
     """Random seed."""
     out_dir: str = "datasets"
     """Folder for the .npz files (<env>-<kind>.npz)."""
+    run_dir: str = "runs"
+    """Parent folder of the expert's run folder."""
+    resume: str | None = None
+    """Continue the expert's training in this run folder, then collect (same settings only)."""
+    progress: bool = True
+    """Show progress bars."""
+    config: ppo.Config = dataclasses.field(default_factory=ppo.Config)
+    """The expert's PPO hyperparameters (default: the env's preset if there is one)."""
 
 
 def _collect(env, act_fn, key: jax.Array, num_envs: int, steps: int) -> data.Dataset:
@@ -248,31 +266,41 @@ def _collect(env, act_fn, key: jax.Array, num_envs: int, steps: int) -> data.Dat
     return data.from_transitions(jax.device_get(run(key)))
 
 
-def make_locomotion(args: LocomotionArgs) -> list[str]:
-    unknown = sorted(set(args.kinds) - set(KINDS))
-    if unknown:
-        raise ValueError(f"--kinds: unknown {unknown}; valid: {list(KINDS)}")
+def expert(args: LocomotionArgs) -> list[runs.Member]:
+    """The PPO expert's training job: a checkpoint (a snapshot) and an evaluation every chunk."""
+    if args.snapshots < 1:
+        raise ValueError(f"snapshots must be >= 1, got {args.snapshots}")
+    args.config.validate()  # before the snapshot schedule divides by its batch size
+    per_iter = ppo.steps_per_iteration(args.config)
+    chunk = max(per_iter, args.train_steps // args.snapshots)
+    options = {
+        "seeds": None,
+        "chunk_steps": chunk,
+        "eval_every": chunk,
+        "keep_checkpoints": math.ceil(args.train_steps / per_iter) + 1,  # every chunk's
+    }
     env = envs.make(args.env)
-    config = PPO_PRESETS.get(args.env, ppo.Config())
-    key = jax.random.key(args.seed)
-    ckpt_dir = tempfile.mkdtemp(prefix="make_dataset-")
-    chunk = max(ppo.steps_per_iteration(config), args.train_steps // args.snapshots)
-    print(f"training the PPO expert on {args.env} ({args.train_steps:,} steps)")
-    result = jaxrl.train(
-        ppo,
-        config,
-        env,
-        key,
-        args.train_steps,
-        chunk_steps=chunk,
-        eval_every=chunk,
-        checkpoint_dir=ckpt_dir,
-        keep_checkpoints=args.snapshots + 1,
-        description=f"ppo {args.env}",
+    return [
+        runs.Member(ppo, args.config, env, args.train_steps, label="PPO expert", options=options)
+    ]
+
+
+def make_locomotion(argv: list[str]) -> list[str]:
+    args = runs.parse(
+        LocomotionArgs,
+        argv,
+        LocomotionArgs.__doc__,
+        preset=lambda env: PPO_PRESETS.get(env, ppo.Config()),
     )
+    run = runs.start(args, expert)
+    (member,) = run.members
+    env, config = member.env, member.config
+    key = jax.random.key(args.seed)
+    print(f"training the PPO expert on {args.env} ({args.train_steps:,} steps)")
+    result = run.train(member)
     steps = np.asarray(result.history["step"], int)
     evals = np.asarray(result.history["eval_return"], float)
-    ckpt = Checkpointer(ckpt_dir, keep=args.snapshots + 1)
+    ckpt = Checkpointer(os.path.join(run.path, "checkpoints"), keep=len(steps) + 1)
 
     def snapshot(i: int):
         return ckpt.restore(like=result.state, step=int(steps[i]))[0]
@@ -297,11 +325,13 @@ def make_locomotion(args: LocomotionArgs) -> list[str]:
         "env": args.env,
         "random_return": random_return,
         "expert_return": expert_return,
-        "expert_policy": f"PPO (jaxrl.agents.ppo, preset for {args.env}) after {steps[-1]:,} steps",
+        "expert_policy": f"PPO (jaxrl.agents.ppo, config in {run.path}/config.json) after "
+        f"{steps[-1]:,} steps",
         "medium_policy": f"PPO snapshot after {steps[medium]:,} steps, eval return "
         f"{evals[medium]:.1f} (target: a third of the way from random to expert, {target:.1f})",
         "normalised_score": "100 * (return - random_return) / (expert_return - random_return)",
         "seed": args.seed,
+        "expert_run": run.path,
     }
     sets: dict[str, data.Dataset] = {"random": random_ds}
     sets["medium"] = _collect(
@@ -347,17 +377,19 @@ def make_locomotion(args: LocomotionArgs) -> list[str]:
         )
         paths.append(write(sets[kind], os.path.join(args.out_dir, name), card))
     ckpt.close()
+    run.report({"PPO expert": result}, extra={"written": paths}, title=f"PPO expert on {args.env}")
     return paths
 
 
 def main(argv: list[str] | None = None) -> Any:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["locomotion"]:  # through the run layer (presets, --resume)
+        return make_locomotion(argv[1:])
     args = tyro.extras.subcommand_cli_from_dict(
         {"pointmaze": PointMazeArgs, "locomotion": LocomotionArgs}, args=argv, description=__doc__
     )
-    if isinstance(args, PointMazeArgs):
-        return make_pointmaze(args)
-    return make_locomotion(args)
+    return make_pointmaze(args)
 
 
 if __name__ == "__main__":
-    main()
+    runs.cli(main)

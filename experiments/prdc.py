@@ -7,31 +7,38 @@
 
 The neighbour index over ``[beta * s, a]`` is built once before training (scipy KD-tree on CPU,
 exact brute force on GPU/TPU; ``--config.backend`` forces one). Writes
-``runs/prdc-<dataset>-<time>/`` like ``experiments/td3_bc.py``.
+``runs/prdc-<dataset>-<time>/`` like ``experiments/td3_bc.py``; ``--resume <run folder>``
+continues a stopped run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import tyro
-from offline_run import OfflineArgs, main_for
-
+from jaxrl import envs, runs
 from jaxrl.agents import prdc
 
 
 @dataclasses.dataclass
-class Args(OfflineArgs):
+class Args(runs.OfflineArgs):
     """PRDC on a dataset file."""
 
     config: prdc.Config = dataclasses.field(default_factory=prdc.Config)
     """PRDC hyperparameters (the official defaults; beta 2.0 for locomotion, 7.5 antmaze)."""
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = tyro.cli(Args, args=argv, description=__doc__)
-    return main_for(prdc, args, args.config)
+def setup(args: Args) -> list[runs.Member]:
+    data = runs.load_offline_args(args)
+    env = envs.make(data.env)
+    return [runs.Member(prdc, args.config, env, args.total_steps, label="PRDC", offline=data)]
+
+
+def main(argv: list[str] | None = None) -> runs.Report:
+    args = runs.parse(Args, argv, __doc__)
+    run = runs.start(args, setup)
+    (member,) = run.members
+    return run.report({"PRDC": run.train(member)}, title=f"PRDC on {member.offline.name}")
 
 
 if __name__ == "__main__":
-    main()
+    runs.cli(main)

@@ -90,6 +90,8 @@ def test_locomotion_d4rl_style_sets(tmp_path):
             "8",
             "--out-dir",
             str(tmp_path),
+            "--run-dir",
+            str(tmp_path / "runs"),
         ]
     )
     sets = {

@@ -1,0 +1,237 @@
+"""Every training script in experiments/ resumes exactly: the whole budget in one run equals
+part of it, then ``--resume`` to the whole (metric rows, final table and final parameters, bit
+for bit). Budgets are tiny (two or three compiled chunks); each script runs in-process through
+its ``main(argv)``, so the three runs share compiled chunks. Also: the scripts start from the
+repository root both as files and as modules, and their ``--help`` lists string choices.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import typing
+
+import jax
+import numpy as np
+import pytest
+
+from jaxrl import data, runs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+TIMING = ("steps_per_second", "train_seconds", "compile_seconds")
+"""Fields of results.json rows that are measured, not computed."""
+
+PPO = [
+    *("--config.num-envs", "4", "--config.num-steps", "32", "--config.num-minibatches", "2"),
+    *("--config.num-epochs", "1", "--config.hidden-sizes", "8"),
+]
+"""A tiny PPO-family config: 128 env steps per iteration."""
+GORL = [
+    *PPO,
+    *("--config.decoder-hidden-sizes", "8", "--config.decoder-epochs", "2"),
+    *(
+        "--config.decoder-batch",
+        "64",
+        "--config.collect-steps",
+        "16",
+        "--config.decoder-steps",
+        "2",
+    ),
+    *("--stage-steps", "256", "256", "--eval-every", "128"),
+]
+PROPS = [
+    *PPO,
+    *("--config.props-num-steps", "8", "--config.props-num-minibatches", "2"),
+    *("--config.se-num-minibatches", "2", "--config.se-epochs", "1"),
+    *("--config.props-num-epochs", "1", "--env", "cartpole", "--methods", "PROPS", "PPO"),
+]
+OFFLINE = ["--config.batch-size", "32", "--config.hidden-sizes", "16", "16", "--eval-every", "20"]
+COMMON = ["--num-eval-episodes", "2", "--no-progress"]
+
+SCRIPTS = {
+    # script: (argv, total_steps of the part run, of the whole run); "{data}": the dataset
+    "ppo": ([*PPO, *COMMON, "--eval-every", "128", "--seeds", "2"], 256, 384),
+    "sweep": (
+        [*PPO, *COMMON, "--eval-every", "128", "--learning-rates", "1e-3", "3e-3"]
+        + ["--clip-ranges", "0.2", "--seeds", "1"],
+        256,
+        384,
+    ),
+    "props": ([*PROPS, *COMMON, "--eval-every", "128", "--seeds", "2"], 256, 384),
+    "gorl": ([*GORL, *COMMON], 384, 512),
+    "gorl_vs_ppo": ([*GORL, *COMMON, "--seeds", "1"], 384, 512),
+    "bc": ([*OFFLINE, *COMMON, "--dataset", "{data}"], 40, 60),
+    "td3_bc": ([*OFFLINE, *COMMON, "--dataset", "{data}"], 40, 60),
+    "prdc": ([*OFFLINE, *COMMON, "--dataset", "{data}"], 40, 60),
+    "prdc_vs_td3_bc": ([*OFFLINE, *COMMON, "--datasets", "{data}", "--seeds", "2"], 40, 60),
+}
+
+
+def script(name: str):
+    return importlib.import_module(f"experiments.{name}")
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory) -> str:
+    """A small pendulum dataset written by experiments/make_dataset.py's writer: half random,
+    half noisy swing-up controller (tests/offline_problems.py), 8 complete episodes each."""
+    from offline_problems import pendulum_random_plus_good
+
+    make_dataset = script("make_dataset")
+    ds, low, high = pendulum_random_plus_good(1600, 1600)
+    path = str(tmp_path_factory.mktemp("data") / "pendulum-mixed.npz")
+    card = make_dataset._card(
+        "random+good", ds, 200, env="pendulum", random_return=low, expert_return=high
+    )
+    return make_dataset.write(ds, path, card)
+
+
+def files(path: str, name: str) -> dict[str, str]:
+    """Every file called ``name`` under ``path`` (relative path -> text)."""
+    out = {}
+    for folder, _, names in os.walk(path):
+        if name in names:
+            with open(os.path.join(folder, name)) as f:
+                out[os.path.relpath(folder, path)] = f.read()
+    return out
+
+
+def rows(report: runs.Report) -> dict:
+    """The rows of the run's results.json (NaN written as null) without the timings."""
+    with open(os.path.join(report.path, "results.json")) as f:
+        results = json.load(f)
+    return {
+        label: {k: v for k, v in row.items() if k not in TIMING}
+        for label, row in results["rows"].items()
+    }
+
+
+def assert_same_states(a: runs.Report, b: runs.Report) -> None:
+    for label in a.outcomes:
+        left = jax.tree.leaves(a.outcomes[label].state)
+        right = jax.tree.leaves(b.outcomes[label].state)
+        assert len(left) == len(right) > 0
+        for x, y in zip(left, right, strict=True):
+            if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+                x, y = jax.random.key_data(x), jax.random.key_data(y)
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=label)
+
+
+@pytest.mark.parametrize("name", list(SCRIPTS))
+def test_part_then_resume_equals_the_whole_run(name, tmp_path, dataset):
+    argv, part, whole = SCRIPTS[name]
+    argv = [a.replace("{data}", dataset) for a in argv]
+    main = script(name).main
+    full = main([*argv, "--total-steps", str(whole), "--run-dir", str(tmp_path / "full")])
+    first = main([*argv, "--total-steps", str(part), "--run-dir", str(tmp_path / "split")])
+    assert rows(first) != rows(full)
+    resumed = main(["--resume", first.path, "--total-steps", str(whole), "--no-progress"])
+    assert resumed.path == first.path
+    (amendment,) = runs.read_amendments(first.path)
+    assert amendment["changes"] == {"total_steps": [part, whole]}
+    assert rows(resumed) == rows(full)
+    for metrics in ("metrics.jsonl", "metrics.csv"):
+        whole_files, resumed_files = files(full.path, metrics), files(first.path, metrics)
+        assert whole_files and whole_files == resumed_files, metrics
+    assert_same_states(full, resumed)
+    with open(os.path.join(full.path, "config.json")) as f:
+        saved = json.load(f)
+    assert saved["script"] == name and saved["args"]["total_steps"] == whole
+    assert os.path.exists(os.path.join(full.path, "curves.png"))
+
+
+class Stop(Exception):
+    """Stands for a killed process."""
+
+
+class StopAt:
+    """A logger that stops training when the chunk ending at ``step`` is logged (before its
+    checkpoint is written)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def log(self, step: int, row: dict) -> None:
+        if step >= self.step:
+            raise Stop(step)
+
+    def rewind(self, step: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_make_dataset_resumes_an_interrupted_expert(tmp_path, monkeypatch):
+    """make_dataset.py's settings cannot change on resume, so its run is stopped mid-training
+    (as a killed process would be) and resumed with a plain ``--resume``."""
+    make_dataset = script("make_dataset")
+    argv = [
+        *("locomotion", "--env", "pendulum", "--train-steps", "384", "--snapshots", "3"),
+        *("--steps", "64", "--num-envs", "4", "--kinds", "random", "medium-replay", "expert"),
+        *PPO,
+        "--no-progress",
+    ]
+    whole = make_dataset.main([*argv, "--out-dir", str(tmp_path / "a"), "--run-dir", str(tmp_path)])
+    loggers = runs.Run.loggers
+    monkeypatch.setattr(
+        runs.Run, "loggers", lambda self, folder, labels=None: [*loggers(self, folder), StopAt(256)]
+    )
+    split = tmp_path / "split"
+    with pytest.raises(Stop):
+        make_dataset.main([*argv, "--out-dir", str(tmp_path / "b"), "--run-dir", str(split)])
+    monkeypatch.undo()
+    (folder,) = os.listdir(split)
+    again = make_dataset.main(["locomotion", "--resume", str(split / folder), "--no-progress"])
+    assert [os.path.basename(p) for p in again] == [os.path.basename(p) for p in whole]
+    for a, b in zip(whole, again, strict=True):
+        left, right = data.load(a).to_numpy(), data.load(b).to_numpy()
+        assert left.keys() == right.keys()
+        for key in left:
+            np.testing.assert_array_equal(left[key], right[key], err_msg=key)
+    expert = data.load_card(whole[0])["expert_run"]
+    assert files(expert, "metrics.jsonl") == files(str(split / folder), "metrics.jsonl")
+
+
+@pytest.mark.parametrize("how", [["-m", "experiments.ppo"], ["experiments/ppo.py"]])
+def test_scripts_start_from_the_repository_root(how):
+    env = {**os.environ, "PYTHONPATH": ROOT, "COLUMNS": "200"}
+    out = subprocess.run(
+        [sys.executable, *how, "--help"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Train PPO on any jaxrl environment" in out.stdout and "--resume" in out.stdout
+
+
+def literal_choices(cls: type) -> list[tuple[str, tuple[str, ...]]]:
+    """``(field, choices)`` of every Literal-typed field of an Args class and its configs."""
+    out = []
+    for field, kind in typing.get_type_hints(cls).items():
+        args = typing.get_args(kind)
+        if typing.get_origin(kind) is typing.Literal:
+            out.append((field, args))
+        elif args and typing.get_origin(args[0]) is typing.Literal:  # tuple[Literal, ...]
+            out.append((field, typing.get_args(args[0])))
+        elif isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
+            out += [(f"{field}.{f}", c) for f, c in literal_choices(kind)]
+    return out
+
+
+@pytest.mark.parametrize("name", [*SCRIPTS, "make_dataset"])
+def test_help_lists_string_choices(name, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    module = script(name)
+    cls = module.LocomotionArgs if name == "make_dataset" else module.Args
+    argv = ["locomotion", "--help"] if name == "make_dataset" else ["--help"]
+    with pytest.raises(SystemExit) as done:
+        module.main(argv)
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "--resume" in text and "--run-dir" in text
+    for field, options in literal_choices(cls):
+        assert "{" + ",".join(options) + "}" in text, (name, field, options)
