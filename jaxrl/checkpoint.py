@@ -9,15 +9,27 @@ replaces a good checkpoint. Resuming checks the signature first and says exactly
 The metric history itself is not copied into every checkpoint: :class:`History` appends one row
 per chunk to ``history.jsonl`` in the checkpoint folder, and a record refers to its first
 ``history_rows`` rows.
+
+A damaged checkpoint (cut-short array files, a broken record) is reported as one warning line
+naming its folder and the cause, and the previous one is tried; orbax's and TensorStore's own
+output about the failed read (absl log lines, "Event loop is closed" tracebacks from reads left
+running when orbax closes its event loop) is kept off the screen (see :func:`_quiet_orbax`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import math
 import os
+import re
+import sys
+import time
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -32,6 +44,108 @@ log = logging.getLogger(__name__)
 
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be used for this run (incompatible, or every checkpoint damaged)."""
+
+
+# --- keeping a damaged checkpoint to one line ----------------------------------------------------
+
+_ORBAX_LOGGERS = ("absl", "orbax", "tensorstore", "asyncio")
+"""Loggers that orbax (through absl), TensorStore and orbax's event loop write to while a restore
+fails."""
+
+_TENSORSTORE_SPEC = re.compile(r"\s*\[tensorstore_spec=.*$|\s*See full TensorStore details:.*$")
+
+
+def _cause(error: BaseException, limit: int = 300) -> str:
+    """``Type: message`` of ``error`` on one line: the first line of the message, without the
+    TensorStore spec (a long JSON document) that orbax appends, cut at ``limit`` characters."""
+    lines = str(error).strip().splitlines()
+    message = _TENSORSTORE_SPEC.sub("", lines[0] if lines else "")
+    if len(message) > limit:
+        message = message[: limit - 3] + "..."
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def _is_orbax_leftover(unraisable: Any) -> bool:
+    """What a failed orbax restore leaves behind after it returned: orbax runs the read in a
+    fresh event loop and closes it as soon as one array fails, so TensorStore's callbacks for
+    the reads still running raise ``RuntimeError('Event loop is closed')`` in their threads, and
+    the abandoned read coroutines raise again when they are garbage-collected. Python prints
+    both through ``sys.unraisablehook``, long after :meth:`Checkpointer.restore` returned."""
+    error = unraisable.exc_value
+    if unraisable.object is None and isinstance(error, RuntimeError):
+        return str(error) == "Event loop is closed"
+    code = getattr(unraisable.object, "cr_code", None)  # a coroutine
+    return code is not None and f"{os.sep}orbax{os.sep}" in code.co_filename
+
+
+def _is_orbax_task_report(record: logging.LogRecord) -> bool:
+    """asyncio's report of a task of a failed orbax read, collected after it was abandoned:
+    "Task exception was never retrieved" / "Task was destroyed but it is pending!" for a
+    TensorStore read (wrapped by ``_wrap_awaitable``) or an orbax coroutine."""
+    message = record.getMessage()
+    return message.startswith(("Task exception was never retrieved", "Task was destroyed")) and (
+        "_wrap_awaitable" in message or f"{os.sep}orbax{os.sep}" in message
+    )
+
+
+def _collect_failed_read(timeout: float = 1.0) -> None:
+    """Collect what a failed orbax read leaves behind (tasks, coroutines, TensorStore futures)
+    while orbax is quiet: the reads still running when orbax gave up finish within moments and
+    their objects become garbage; collected later, each would print its own report. Waits until
+    a collection that found garbage is followed by one that finds none (at most ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    found_some = False
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+        while time.monotonic() < deadline:
+            found = gc.collect()
+            if found_some and not found:
+                return
+            found_some = found_some or found > 0
+            time.sleep(0.02)
+
+
+_filters_installed = False
+
+
+def _drop_orbax_leftovers() -> None:
+    """Install (once per process, at the first checkpoint read) the filters for what a failed
+    orbax read reports after :meth:`Checkpointer.restore` moved on: an ``unraisablehook`` that
+    drops :func:`_is_orbax_leftover` reports (logged at DEBUG level) and hands everything else to
+    the hook that was there before, and a filter on the ``asyncio`` logger that drops
+    :func:`_is_orbax_task_report` records. Both match only those reports."""
+    global _filters_installed
+    if _filters_installed:
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if _is_orbax_leftover(unraisable):
+            log.debug("ignored after a failed restore: %s", _cause(unraisable.exc_value))
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    logging.getLogger("asyncio").addFilter(lambda record: not _is_orbax_task_report(record))
+    _filters_installed = True
+
+
+@contextlib.contextmanager
+def _quiet_orbax() -> Iterator[None]:
+    """Silence orbax's, absl's and TensorStore's loggers while a checkpoint is read: a damaged
+    checkpoint is reported once, by :meth:`Checkpointer.restore`, not by every layer below.
+    Also installs the filter of :func:`_drop_orbax_leftovers` (before the read: TensorStore's
+    threads may report while orbax is still unwinding)."""
+    _drop_orbax_leftovers()
+    loggers = [logging.getLogger(name) for name in _ORBAX_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _is_key(x: Any) -> bool:
@@ -137,66 +251,87 @@ class Checkpointer:
 
     def read_record(self, step: int) -> dict[str, Any]:
         """The JSON record of the checkpoint at ``step``."""
-        return self._manager.restore(
-            step, args=ocp.args.Composite(record=ocp.args.JsonRestore())
-        ).record
+        with _quiet_orbax():
+            return self._manager.restore(
+                step, args=ocp.args.Composite(record=ocp.args.JsonRestore())
+            ).record
 
     def restore(
         self, like: Any, step: int | None = None, expect: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Restore the newest usable checkpoint (or the one at ``step``) into the structure of
-        ``like``. A damaged newest checkpoint is reported and the previous one is used.
-        ``expect`` maps record fields (agent, env, seeds ...) to the values this run has; a
-        difference is an error that names the field.
+        ``like``. A damaged checkpoint is reported as one warning line (folder, step and cause)
+        and the previous one is tried; orbax's own error output is silenced. ``expect`` maps
+        record fields (agent, env, seeds ...) to the values this run has; a difference is an
+        error that names the field.
 
         Raises:
             CheckpointError: no checkpoint, an incompatible one (names what differs), or every
-                checkpoint damaged.
+                checkpoint damaged (lists every step and its cause, one line each).
         """
         steps = [step] if step is not None else self.steps()[::-1]
         if not steps:
             raise CheckpointError(f"no checkpoint in {self.directory}")
         expected = signature(like)
         problems = []
-        for s in steps:
+        for i, s in enumerate(steps):
             try:
                 record = self.read_record(s)
             except Exception as e:  # damaged JSON / missing files
-                problems.append(f"step {s}: unreadable record ({type(e).__name__}: {e})")
-                log.warning("checkpoint %s/%s is damaged, trying an older one", self.directory, s)
+                problems.append((s, f"unreadable record ({_cause(e)})"))
+                self._damaged(*problems[-1], last=i == len(steps) - 1)
                 continue
-            for field, value in (expect or {}).items():
-                stored = record.get(field)
-                if json_equal(stored, value):
-                    continue
-                if isinstance(stored, dict) and isinstance(value, dict):
-                    diffs = [
-                        f"{field}.{k}={stored.get(k)!r} in the checkpoint, {value.get(k)!r} here"
-                        for k in sorted(set(stored) | set(value))
-                        if not json_equal(stored.get(k), value.get(k))
-                    ]
-                else:
-                    diffs = [f"{field}={stored!r} in the checkpoint, {value!r} here"]
-                raise CheckpointError(
-                    f"checkpoint {self.directory}/{s} belongs to another run: " + "; ".join(diffs)
-                )
-            check_compatible(record.get("signature", []), expected, self.directory, s)
+            self._check_record(record, s, expect or {}, expected)
             stored_like = jax.tree.map(
                 ocp.utils.to_shape_dtype_struct, _to_storable(jax.device_get(like))
             )
-            try:
-                restored = self._manager.restore(
-                    s,
-                    args=ocp.args.Composite(state=ocp.args.StandardRestore(stored_like)),
-                ).state
-            except Exception as e:
-                problems.append(f"step {s}: unreadable arrays ({type(e).__name__}: {e})")
-                log.warning("checkpoint %s/%s is damaged, trying an older one", self.directory, s)
+            failure = None
+            with _quiet_orbax():
+                try:
+                    restored = self._manager.restore(
+                        s,
+                        args=ocp.args.Composite(state=ocp.args.StandardRestore(stored_like)),
+                    ).state
+                except Exception as e:
+                    failure = f"unreadable arrays ({_cause(e)})"
+                if failure:
+                    _collect_failed_read()
+            if failure:
+                problems.append((s, failure))
+                self._damaged(s, failure, last=i == len(steps) - 1)
                 continue
             return _from_storable(restored, like), record
         raise CheckpointError(
-            f"no usable checkpoint in {self.directory}:\n  " + "\n  ".join(problems)
+            f"no usable checkpoint in {self.directory} (every one is damaged):\n  "
+            + "\n  ".join(f"step {s}: {problem}" for s, problem in problems)
         )
+
+    def _damaged(self, step: int, problem: str, last: bool) -> None:
+        """One warning line for a damaged checkpoint."""
+        then = "no older checkpoint to try" if last else "trying an older one"
+        log.warning("checkpoint %s/%s is damaged (%s); %s", self.directory, step, problem, then)
+
+    def _check_record(
+        self, record: dict[str, Any], step: int, expect: dict[str, Any], expected: list[Any]
+    ) -> None:
+        """Raise :class:`CheckpointError` if ``record`` belongs to another run (a field of
+        ``expect`` differs) or its array signature does not fit ``expected``."""
+        for field, value in expect.items():
+            stored = record.get(field)
+            if json_equal(stored, value):
+                continue
+            if isinstance(stored, dict) and isinstance(value, dict):
+                diffs = [
+                    f"{field}.{k}={stored.get(k)!r} in the checkpoint, {value.get(k)!r} here"
+                    for k in sorted(set(stored) | set(value))
+                    if not json_equal(stored.get(k), value.get(k))
+                ]
+            else:
+                diffs = [f"{field}={stored!r} in the checkpoint, {value!r} here"]
+            raise CheckpointError(
+                f"checkpoint {self.directory}/{step} belongs to another run: " + "; ".join(diffs)
+            )
+        check_compatible(record.get("signature", []), expected, self.directory, step)
 
     def wait(self) -> None:
         """Block until background saves are on disk."""

@@ -7,10 +7,18 @@ new run that differs only in dynamic config values does not recompile either). P
 between chunks. Metrics are reduced to one row per chunk *inside* the compiled function, so
 memory does not grow with run length.
 
-:func:`train` is its steps, in order: :func:`_setup` (check the agent and arguments, fix the
-batching), :func:`_initial_state`, :func:`_restore` (on resume), :func:`_plan_chunks`,
+:func:`train` is its steps, in order: :meth:`_Arguments.check` and :func:`_setup` (check every
+argument, the agent and its config, fix the batching: bad input fails here, before any state or
+folder exists), :func:`_initial_state`, :func:`_restore` (on resume), :func:`_plan_chunks`,
 :func:`_place` (devices), :func:`_compile`, and the host loop :func:`_train_chunks`. Any object
 that fits :class:`jaxrl.types.Agent` can be trained.
+
+Evaluation: by default the run is cut into about 20 chunks and evaluated after every second one
+(about :data:`DEFAULT_EVALUATIONS` evaluations, the last chunk always included), plus once before
+training (the row ``step: 0``, which holds only the evaluation metrics), so every run has a
+learning curve that starts at the untrained policy. Each evaluation's keys come from
+:func:`evaluation_keys`, a stream separate from training's: evaluating never changes the
+training bits.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import collections
 import dataclasses
 import logging
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -42,8 +51,47 @@ SPARSE_PREFIXES = ("episode_", "eval_")
 evaluation ran); every other metric must be finite (the NaN guard checks them)."""
 
 
+DEFAULT_EVALUATIONS = 10
+"""Evaluations of a run with ``eval_every=None`` (besides the one at step 0): every
+``round(chunks / 10)`` chunks (at least every chunk) and after the last chunk."""
+
+EVAL_STREAM = 0x5EED
+"""``fold_in(key, EVAL_STREAM)``: the key stream of the evaluations after chunks."""
+
+START_EVAL_STREAM = 0x5EED0
+"""``fold_in(key, START_EVAL_STREAM)``: the key of the evaluation at step 0 (a stream of its own,
+so the keys after chunks are what they were before step-0 evaluations existed)."""
+
+
 class NonFiniteError(FloatingPointError):
     """Training produced a NaN/Inf loss, gradient norm or parameter."""
+
+
+def evaluation_keys(key: PRNGKey, chunk: int | None, seeds: int | None = None) -> jax.Array:
+    """The keys :func:`train` evaluates with, so that an evaluation can be reproduced elsewhere
+    (e.g. in a fresh process from a checkpoint).
+
+    Args:
+        key: the ``key`` given to :func:`train`.
+        chunk: the 0-based chunk after which the evaluation ran: the row at step ``s`` of a run
+            with chunks of ``c`` steps (``TrainResult.chunk_steps``, or ``chunk_iterations x
+            steps_per_iteration`` of a checkpoint record) is chunk ``s // c - 1``. ``None`` or
+            ``-1``: the evaluation at step 0, before training.
+        seeds: ``train``'s ``seeds``. ``None``: one key; else ``[seeds]`` keys, seed ``i``
+            evaluating with the ``i``-th. Every setting of a sweep uses the same keys.
+
+    Returns:
+        ``fold_in(fold_in(key, EVAL_STREAM), chunk)`` (after a chunk) or ``fold_in(key,
+        START_EVAL_STREAM)`` (step 0), split into ``seeds`` keys when ``seeds`` is given. The
+        evaluation itself is ``rollout.evaluate(env, policy, keys[i], num_eval_episodes)``.
+    """
+    if chunk is None or chunk == -1:
+        k = jax.random.fold_in(key, START_EVAL_STREAM)
+    elif chunk < 0:
+        raise ValueError(f"chunk={chunk}: expected a chunk index >= 0, or None / -1 for step 0")
+    else:
+        k = jax.random.fold_in(jax.random.fold_in(key, EVAL_STREAM), chunk)
+    return jax.random.split(k, seeds) if seeds else k
 
 
 @dataclasses.dataclass
@@ -52,16 +100,24 @@ class TrainResult:
 
     Attributes:
         state: the final agent state, with leading axes ``[settings][seeds]`` for sweeps / seeds.
-        history: ``{name: array}`` with one row per chunk (``[chunks]``, ``[chunks, seeds]``,
-            ``[chunks, settings]`` or ``[chunks, settings, seeds]``); ``history["step"]`` holds the
-            env steps (per run) at the end of each chunk. Evaluation metrics (``eval_return``
-            ...) are NaN in rows where no evaluation ran.
-        total_steps: env steps actually taken per run (``total_steps`` rounded up to whole chunks).
+        history: ``{name: array}`` with one row per chunk (``[rows]``, ``[rows, seeds]``,
+            ``[rows, settings]`` or ``[rows, settings, seeds]``); ``history["step"]`` holds the
+            steps (per run, in ``step_unit``) at the end of each chunk. A run that evaluates
+            starts with the row ``step == 0``: the evaluation of the initial state, every other
+            metric NaN. Evaluation metrics (``eval_return`` ...) are NaN in rows where no
+            evaluation ran.
+        total_steps: steps actually taken per run: the requested ``total_steps`` rounded up to
+            whole chunks (``requested_steps`` says what was asked for).
         train_seconds: wall time of the training loop in this call, compilation excluded.
         compile_seconds: time to trace and compile (0 when the compiled chunk was cached).
         num_runs: runs trained in parallel (settings x seeds).
-        steps_this_call: env steps per run trained by this call (less than ``total_steps`` after
+        steps_this_call: steps per run trained by this call (less than ``total_steps`` after
             a resume).
+        step_unit: what a step is: ``"env steps"``, or ``"gradient steps"`` for an offline run
+            (``train(..., data=...)``); e.g. the x-axis label of :func:`jaxrl.plot.plot_curves`.
+        requested_steps: the ``total_steps`` given to :func:`train`.
+        chunk_steps: steps per compiled chunk (the row at step ``s`` is chunk ``s //
+            chunk_steps - 1``, see :func:`evaluation_keys`).
     """
 
     state: Any
@@ -71,6 +127,14 @@ class TrainResult:
     compile_seconds: float
     num_runs: int = 1
     steps_this_call: int = 0
+    step_unit: str = "env steps"
+    requested_steps: int = 0
+    chunk_steps: int = 0
+
+    @property
+    def rounded_up(self) -> bool:
+        """Whether more steps were trained than requested (whole chunks)."""
+        return self.total_steps > self.requested_steps
 
     @property
     def steps_per_second(self) -> float:
@@ -273,8 +337,9 @@ def _static_record(config: Any) -> dict[str, Any]:
 
 
 def _check_nonfinite(
-    row: dict[str, Any], finite: np.ndarray, step: int, layout: _Layout, labels, last_ckpt
+    row: dict[str, Any], finite: np.ndarray, step: int, run: _Run, last_ckpt: int | None
 ) -> None:
+    layout, labels, unit = run.layout, run.labels, run.step_unit[:-1]  # "env step"
     where = f"last good checkpoint: step {last_ckpt}" if last_ckpt else "no checkpoint was written"
     bad = [(name, np.asarray(v, np.float64)) for name, v in row.items()]
     bad = [(n, v) for n, v in bad if not n.startswith(SPARSE_PREFIXES) and not np.isfinite(v).all()]
@@ -283,14 +348,14 @@ def _check_nonfinite(
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0]) if values.ndim else ()
         value = values[index] if index else values
         raise NonFiniteError(
-            f"non-finite metric {name!r} = {float(value)} in the chunk ending at env step {step} "
+            f"non-finite metric {name!r} = {float(value)} in the chunk ending at {unit} {step} "
             f"({layout.run_name(index, labels)}); training stopped ({where})"
         )
     finite = np.asarray(finite)
     if not finite.all():
         index = tuple(int(i) for i in np.argwhere(~finite)[0]) if finite.ndim else ()
         raise NonFiniteError(
-            f"non-finite parameters or optimiser state after the chunk ending at env step {step} "
+            f"non-finite parameters or optimiser state after the chunk ending at {unit} {step} "
             f"({layout.run_name(index, labels)}); training stopped ({where})"
         )
 
@@ -315,6 +380,11 @@ class _Run:
     @property
     def offline(self) -> bool:
         return self.data is not None
+
+    @property
+    def step_unit(self) -> str:
+        """What ``total_steps`` and the history's ``step`` count."""
+        return "gradient steps" if self.offline else "env steps"
 
     @property
     def sweep(self) -> Sweep | None:
@@ -343,10 +413,9 @@ class _Run:
         """Training keys: seed ``i`` uses ``split(key, seeds)[i]``."""
         return jax.random.split(self.key, self.layout.seeds) if self.layout.seeds else self.key
 
-    def eval_keys(self, chunk: int) -> jax.Array:
-        """Evaluation keys after ``chunk``, from a stream separate from training's."""
-        k = jax.random.fold_in(jax.random.fold_in(self.key, 0x5EED), chunk)
-        return jax.random.split(k, self.layout.seeds) if self.layout.seeds else k
+    def eval_keys(self, chunk: int | None) -> jax.Array:
+        """Evaluation keys after ``chunk`` (``None``: at step 0): :func:`evaluation_keys`."""
+        return evaluation_keys(self.key, chunk, self.layout.seeds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -359,6 +428,11 @@ class _Chunks:
     steps: int  # env steps per chunk
     eval_every: int  # chunks between evaluations; 0: never
     checkpoint_every: int  # chunks between checkpoints
+
+    @property
+    def evaluates_start(self) -> bool:
+        """Evaluate the initial state (step 0): a run that evaluates, unless it resumed."""
+        return self.eval_every > 0 and self.done == 0
 
     def evaluates(self, chunk: int) -> bool:
         last = chunk == self.count - 1
@@ -383,8 +457,10 @@ class _Sharding:
 
 
 class _Outputs:
-    """Where each chunk's row and state go: loggers, then the checkpoint folder (the row to its
-    :class:`~jaxrl.checkpoint.History`, the state to a checkpoint that refers to the rows)."""
+    """Where each row and state go: loggers, then the checkpoint folder (the row to its
+    :class:`~jaxrl.checkpoint.History`, the state to a checkpoint that refers to the rows). The
+    step-0 evaluation row goes to the loggers and the history too, but no checkpoint is written
+    for it (the next checkpoint's ``history_rows`` counts it)."""
 
     def __init__(self, loggers: Sequence[Logger], directory: str | None, keep: int) -> None:
         self.loggers = loggers
@@ -393,7 +469,24 @@ class _Outputs:
         steps = self.checkpointer.steps() if self.checkpointer else []
         self.last_checkpoint: int | None = steps[-1] if steps else None
 
-    def write(self, run: _Run, chunks: _Chunks, chunk: int, row: dict[str, Any], state) -> None:
+    def write_start(self, row: dict[str, Any]) -> None:
+        """The row of the evaluation at step 0."""
+        for logger in self.loggers:
+            logger.log(0, row)
+        if self.history is not None:
+            self.history.append(0, row)
+
+    def write(
+        self,
+        run: _Run,
+        chunks: _Chunks,
+        chunk: int,
+        row: dict[str, Any],
+        state: Any,
+        history_rows: int,
+    ) -> None:
+        """The row of ``chunk``, then (when due) a checkpoint covering the first
+        ``history_rows`` rows of the history (this one included)."""
         step = (chunk + 1) * chunks.steps
         for logger in self.loggers:
             logger.log(step, row)
@@ -408,7 +501,7 @@ class _Outputs:
                 "agent_config": to_json(run.first) if dataclasses.is_dataclass(run.first) else None,
                 "chunk_iterations": chunks.iterations,
                 "chunks_done": chunk + 1,
-                "history_rows": chunk + 1,
+                "history_rows": history_rows,
             }
             self.checkpointer.save(step, state, record)
             self.last_checkpoint = step
@@ -421,37 +514,64 @@ class _Outputs:
             self.checkpointer.close()
 
 
+def _bar_label(run: _Run) -> str:
+    """The default progress-bar label: the agent's name (and, offline, what the steps are)."""
+    name = agent_name(run.agent)
+    return f"{name} (gradient steps)" if run.offline else name
+
+
 class _ProgressBar:
-    """tqdm over env steps, showing steps/s, the last episode return and the last evaluation."""
+    """tqdm over steps (env steps, or gradient steps of an offline run: unit ``grad``), showing
+    steps/s, the last episode return (only when rows have ``episode_return``) and the last
+    evaluation (once one ran)."""
 
     def __init__(self, run: _Run, chunks: _Chunks, show: bool, description: str | None) -> None:
         self.bar = tqdm(
             total=chunks.count * chunks.steps,
             initial=chunks.done * chunks.steps,
-            unit="step",
+            unit="grad" if run.offline else "step",
             unit_scale=True,
             disable=not show,
-            desc=description or agent_name(run.agent),
+            desc=description or _bar_label(run),
             dynamic_ncols=True,
         )
         self.chunk_steps = chunks.steps
         self.runs = run.layout.num_runs
+        self.rate = "gps" if run.offline else "sps"
         self.trained = 0
-        self.last_return = self.last_eval = float("nan")
+        self.seconds = 0.0
+        self.last_return: float | None = None  # None: no row had episode returns
+        self.last_eval: float | None = None  # None: no evaluation yet
+
+    def evaluated(self, row: dict[str, Any]) -> None:
+        """Show the evaluation at step 0."""
+        self._remember(row)
+        self._show()
 
     def update(self, row: dict[str, Any], train_seconds: float) -> None:
         self.trained += self.chunk_steps
-        ret = _display(row.get("episode_return", float("nan")))
-        self.last_return = ret if math.isfinite(ret) else self.last_return
+        self.seconds = train_seconds
+        self._remember(row)
+        self.bar.update(self.chunk_steps)
+        self._show()
+
+    def _remember(self, row: dict[str, Any]) -> None:
+        if "episode_return" in row:
+            ret = _display(row["episode_return"])
+            if math.isfinite(ret) or self.last_return is None:  # keep the last finite return
+                self.last_return = ret
         if "eval_return" in row:
             self.last_eval = _display(row["eval_return"])
-        self.bar.update(self.chunk_steps)
-        self.bar.set_postfix(
-            sps=f"{self.trained * self.runs / max(train_seconds, 1e-9):.3g}",
-            ret=f"{self.last_return:.4g}",
-            eval=f"{self.last_eval:.4g}",
-            refresh=False,
-        )
+
+    def _show(self) -> None:
+        postfix = {}
+        if self.trained:
+            postfix[self.rate] = f"{self.trained * self.runs / max(self.seconds, 1e-9):.3g}"
+        if self.last_return is not None:
+            postfix["ret"] = f"{self.last_return:.4g}"
+        if self.last_eval is not None:
+            postfix["eval"] = f"{self.last_eval:.4g}"
+        self.bar.set_postfix(postfix, refresh=False)
 
     def close(self) -> None:
         self.bar.close()
@@ -460,26 +580,139 @@ class _ProgressBar:
 # --- the steps of train() ---------------------------------------------------------------------
 
 
-def _setup(agent: Agent, config, env, key, total_steps, seeds, resume, ckpt_dir, data) -> _Run:
-    """Step 1: check the agent and the arguments, prepare the dataset, fix the batching."""
+def _whole(name: str, value: Any, minimum: int, optional: bool = False) -> int | None:
+    """``value`` as an int ``>= minimum`` (``None`` allowed when ``optional``). A float is
+    accepted when it is a whole number (``total_steps=1e6``); a bool, NaN or inf is not. The
+    error names the argument, its value and what was expected."""
+    expected = ("None or " if optional else "") + f"an int >= {minimum}"
+    if value is None and optional:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r}: expected {expected}, got a {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}={value}: expected {expected} (a finite number)")
+    if value != int(value):
+        raise ValueError(f"{name}={value}: expected {expected} (a whole number)")
+    if value < minimum:
+        raise ValueError(f"{name}={value}: expected {expected}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Arguments:
+    """:func:`train`'s run-shaping arguments, checked (:meth:`check`) before any work starts."""
+
+    total_steps: int
+    seeds: int | None
+    chunk_steps: int | None
+    eval_every: int | None
+    num_eval_episodes: int
+    checkpoint_every: int | None
+    keep_checkpoints: int
+    devices: int | list[jax.Device] | None
+
+    @classmethod
+    def check(
+        cls,
+        *,
+        total_steps: Any,
+        seeds: Any,
+        chunk_steps: Any,
+        eval_every: Any,
+        num_eval_episodes: Any,
+        checkpoint_every: Any,
+        keep_checkpoints: Any,
+        devices: Any,
+        resume: bool,
+        checkpoint_dir: str | None,
+    ) -> _Arguments:
+        """Every argument checked (``resume`` first, then in the order of :func:`train`'s
+        signature); the first bad one raises.
+
+        Raises:
+            TypeError: an argument of the wrong type (e.g. a bool where a count is expected).
+            ValueError: out of range, NaN/inf, more devices than JAX sees, or ``resume``
+                without ``checkpoint_dir``.
+        """
+        if resume and checkpoint_dir is None:
+            raise ValueError(
+                f"resume={resume!r} needs a checkpoint_dir to resume from (got checkpoint_dir="
+                "None): pass checkpoint_dir=<folder>, or resume=False"
+            )
+        return cls(
+            total_steps=_whole("total_steps", total_steps, 1),
+            seeds=_whole("seeds", seeds, 1, optional=True),
+            chunk_steps=_whole("chunk_steps", chunk_steps, 1, optional=True),
+            eval_every=_whole("eval_every", eval_every, 0, optional=True),
+            num_eval_episodes=_whole("num_eval_episodes", num_eval_episodes, 1),
+            checkpoint_every=_whole("checkpoint_every", checkpoint_every, 1, optional=True),
+            keep_checkpoints=_whole("keep_checkpoints", keep_checkpoints, 1),
+            devices=_check_devices(devices),
+        )
+
+
+def _check_devices(devices: Any) -> int | list[jax.Device] | None:
+    """``devices`` as ``None``, a count of at most ``len(jax.devices())``, or a non-empty list
+    of ``jax.Device``."""
+    if devices is None:
+        return None
+    if isinstance(devices, (numbers.Real, bool, np.bool_)):
+        n = _whole("devices", devices, 1)
+        available = jax.devices()
+        if n > len(available):
+            raise ValueError(
+                f"devices={n}: expected at most {len(available)}, the number of devices JAX "
+                f"sees ({', '.join(str(d) for d in available)})"
+            )
+        return n
+    listed = list(devices)
+    if not listed or not all(isinstance(d, jax.Device) for d in listed):
+        raise ValueError(
+            f"devices={devices!r}: expected None, an int >= 1 or a non-empty list of jax.Device"
+        )
+    return listed
+
+
+def _device_count(devices: int | list[jax.Device] | None) -> int:
+    if devices is None:
+        return 1
+    return devices if isinstance(devices, int) else len(devices)
+
+
+def _setup(agent: Agent, config: Any, env: Env, key: PRNGKey, args: _Arguments, data: Any) -> _Run:
+    """Step 1: check the agent, its config and that ``total_steps`` covers an iteration, then
+    prepare the dataset and fix the batching. (The arguments were checked by
+    :meth:`_Arguments.check` before this.)"""
     modes = agent_modes(agent)
+    name = agent_name(agent)
     if data is not None and "offline" not in modes:
-        raise TypeError(f"agent {agent_name(agent)!r} trains online: its init takes no data")
+        raise TypeError(f"agent {name!r} trains online: its init takes no data")
     if data is None and "online" not in modes:
-        raise TypeError(f"agent {agent_name(agent)!r} trains from data: pass data=<dataset>")
+        raise TypeError(f"agent {name!r} trains from data: pass data=<dataset>")
     sweep = config if isinstance(config, Sweep) else None
     if sweep:
         sweep.validate()
     elif hasattr(config, "validate"):
         config.validate()
-    if total_steps <= 0:
-        raise ValueError(f"total_steps must be positive, got {total_steps}")
-    if seeds is not None and seeds < 1:
-        raise ValueError(f"seeds must be >= 1 or None, got {seeds}")
-    if resume and ckpt_dir is None:
-        raise ValueError("resume=True needs a checkpoint_dir")
+    layout = _Layout(sweep=sweep.size if sweep else None, seeds=args.seeds)
+    if data is not None and layout.num_runs == 1 and _device_count(args.devices) > 1:
+        raise ValueError(
+            f"devices={args.devices!r}: an offline agent with a single run has no environment "
+            "axis to split; use seeds or a sweep to spread runs over devices"
+        )
     first = sweep.setting(0) if sweep else config
-    per_iter = agent.steps_per_iteration(first)
+    per_iter = int(agent.steps_per_iteration(first))
+    if args.total_steps < per_iter:
+        unit = "gradient steps" if data is not None else "env steps"
+        envs, steps = getattr(first, "num_envs", None), getattr(first, "num_steps", None)
+        product = ""
+        if isinstance(envs, int) and isinstance(steps, int) and envs * steps == per_iter:
+            product = f" = num_envs {envs} x num_steps {steps}"  # PPO and the agents built on it
+        raise ValueError(
+            f"total_steps={args.total_steps} is less than one iteration of {name!r} "
+            f"(steps_per_iteration(config) = {per_iter} {unit}{product}); ask for at least "
+            f"{per_iter}"
+        )
     if data is not None and hasattr(agent, "prepare_data"):
         data = agent.prepare_data(first, env, data)
     return _Run(
@@ -487,9 +720,9 @@ def _setup(agent: Agent, config, env, key, total_steps, seeds, resume, ckpt_dir,
         env=env,
         config=config,
         base=canonical_config(sweep.config if sweep else config),
-        layout=_Layout(sweep=sweep.size if sweep else None, seeds=seeds),
+        layout=layout,
         per_iter=per_iter,
-        total_iters=math.ceil(total_steps / per_iter),
+        total_iters=math.ceil(args.total_steps / per_iter),
         data=data,
         key=key,
     )
@@ -525,12 +758,18 @@ def _restore(run: _Run, outputs: _Outputs, like: Any) -> _Restored:
     return _Restored(state, int(record["chunk_iterations"]), int(record["chunks_done"]), rows=rows)
 
 
-def _plan_chunks(
-    run: _Run, total_steps, chunk_steps, eval_every, checkpoint_every, restored
-) -> _Chunks:
+def _plan_chunks(run: _Run, args: _Arguments, restored: _Restored | None) -> _Chunks:
     """Step 4: whole chunks of (nearly) the requested size covering the run; a resumed run keeps
-    its checkpoint's chunk size (and so its compiled chunk and its bits)."""
+    its checkpoint's chunk size (and so its compiled chunk and its bits).
+
+    Chunks are ``chunk_steps``, else ``eval_every``, else about 1/20 of the run (at least one
+    iteration). Evaluations are every ``eval_every`` steps rounded to whole chunks; with
+    ``eval_every=None`` every ``round(chunks / DEFAULT_EVALUATIONS)`` chunks (at least one),
+    i.e. every second chunk of the default 20, about 10 evaluations; the last chunk is always
+    evaluated. (Chunks of 1/20 with an evaluation every second one, rather than chunks of 1/10,
+    keep the default chunking, and so the compiled programs and bits of existing runs.)"""
     per_iter, total_iters = run.per_iter, run.total_iters
+    total_steps, chunk_steps, eval_every = args.total_steps, args.chunk_steps, args.eval_every
     if restored:
         iterations, done = restored.chunk_iterations, restored.chunks_done
     else:
@@ -548,9 +787,15 @@ def _plan_chunks(
         count=count,
         done=done,
         steps=steps,
-        eval_every=0 if eval_every == 0 else every(eval_every, count),
-        checkpoint_every=every(checkpoint_every, 1),
+        eval_every=0 if eval_every == 0 else every(eval_every, default_eval_every(count)),
+        checkpoint_every=every(args.checkpoint_every, 1),
     )
+
+
+def default_eval_every(chunks: int) -> int:
+    """Chunks between evaluations of a run of ``chunks`` chunks with ``eval_every=None``:
+    about :data:`DEFAULT_EVALUATIONS` evaluations (plus the one at step 0)."""
+    return max(1, round(chunks / DEFAULT_EVALUATIONS))
 
 
 def _place(run: _Run, state: Any, devices) -> tuple[_Run, Any, _Sharding | None]:
@@ -566,12 +811,7 @@ def _place(run: _Run, state: Any, devices) -> tuple[_Run, Any, _Sharding | None]
         shardings = distributed.run_axis_shardings(
             state, mesh, run.layout.sweep or run.layout.seeds
         )
-    elif run.offline:
-        raise ValueError(
-            "devices: an offline agent with a single run has no environment axis to split; "
-            "use seeds or a sweep to spread runs over devices"
-        )
-    else:
+    else:  # an online run (_setup refuses a single offline run on several devices)
         shardings = distributed.env_axis_shardings(state, mesh, run.base.num_envs)
     rep = distributed.replicated(mesh)
     run = dataclasses.replace(
@@ -606,11 +846,18 @@ def _compile(run: _Run, chunks: _Chunks, state, sharding, num_eval_episodes, det
 
 
 def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, bar):
-    """Step 7, the host loop: each chunk runs compiled; between chunks Python checks for
-    NaN/Inf, evaluates, keeps the row, logs, checkpoints and updates the progress bar.
-    Returns ``(state, seconds spent in the compiled chunks)``."""
+    """Step 7, the host loop. A run that evaluates and did not resume first evaluates the
+    initial state (the row ``step: 0``, keys ``evaluation_keys(key, None, seeds)``). Then each
+    chunk runs compiled; between chunks Python checks for NaN/Inf, evaluates, keeps the row,
+    logs, checkpoints and updates the progress bar. ``rows`` (the restored ones on resume) grows
+    by the new rows. Returns ``(state, seconds spent in the compiled chunks)``."""
     chunk_fn, eval_fn = compiled
     seconds = 0.0
+    if eval_fn is not None and chunks.evaluates_start:
+        row = _to_row(jax.device_get(eval_fn(run.base, state, run.eval_keys(None))))
+        rows.append({"step": 0, **row})
+        outputs.write_start(row)
+        bar.evaluated(row)
     for chunk in range(chunks.done, chunks.count):
         t0 = time.perf_counter()
         state, metrics, finite = chunk_fn(run.base, state, run.data)
@@ -618,11 +865,11 @@ def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, ba
         seconds += time.perf_counter() - t0
         step = (chunk + 1) * chunks.steps
         row = _to_row(metrics)
-        _check_nonfinite(row, finite, step, run.layout, run.labels, outputs.last_checkpoint)
+        _check_nonfinite(row, finite, step, run, outputs.last_checkpoint)
         if eval_fn is not None and chunks.evaluates(chunk):
             row.update(_to_row(jax.device_get(eval_fn(run.base, state, run.eval_keys(chunk)))))
         rows.append({"step": step, **row})
-        outputs.write(run, chunks, chunk, row, state)
+        outputs.write(run, chunks, chunk, row, state, history_rows=len(rows))
         bar.update(row, seconds)
     return state, seconds
 
@@ -656,33 +903,52 @@ def train(
     """Train ``agent`` (see :class:`jaxrl.types.Agent`) on ``env`` for at least ``total_steps``
     environment steps per run (for an offline agent, trained on ``data``, gradient steps).
 
+    Every argument is checked before any work starts (before ``agent.init``, before the
+    checkpoint folder is created); an error names the argument, its value and what was
+    expected. Counts may be given as whole floats (``total_steps=1e6``), never as bools, NaN or
+    inf.
+
     Args:
         agent: the agent, e.g. the module ``jaxrl.agents.ppo``.
         config: the agent's ``Config``, or a :class:`jaxrl.sweep.Sweep` of them (vmapped).
         env: an environment (``envs.make(...)``).
         key: PRNG key. With ``seeds=N`` the run for seed ``i`` uses ``jax.random.split(key, N)[i]``
             and equals a single run with that key; every sweep setting uses the same keys.
-        total_steps: env steps per run (rounded up to whole chunks). On resume, the target total.
-        seeds: if given, ``jax.vmap`` over this many seeds; metrics keep a seed axis.
-        chunk_steps: env steps per compiled chunk (one progress/log row each). Default: the
-            evaluation interval, else about 1/20 of the run.
-        eval_every: evaluate every this many env steps (rounded to whole chunks); ``None``
-            evaluates only at the end; 0 never.
-        num_eval_episodes: episodes per evaluation (run in parallel, from fresh resets).
+        total_steps: env steps per run (offline: gradient steps), at least one iteration of the
+            agent (``agent.steps_per_iteration(config)``, e.g. ``num_envs x num_steps`` for
+            PPO). Rounded up to whole chunks (``TrainResult.total_steps`` says how many were
+            trained, ``TrainResult.requested_steps`` what was asked). On resume, the target
+            total.
+        seeds: ``None``, or an int >= 1: ``jax.vmap`` over this many seeds; metrics keep a seed
+            axis.
+        chunk_steps: ``None`` or >= 1: steps per compiled chunk (one progress/log row each),
+            rounded to whole iterations. Default: ``eval_every`` if given, else about 1/20 of
+            the run.
+        eval_every: ``None`` or >= 0: evaluate every this many steps (rounded to whole chunks,
+            the last chunk always included). ``None``: about 10 evaluations spread evenly over
+            the run (every second chunk of the default ~20). 0: never. A run that evaluates also
+            evaluates its initial state before training: the first history row is ``step: 0``
+            with only the evaluation metrics (not repeated on resume). Evaluation keys come from
+            :func:`evaluation_keys` (never the training keys).
+        num_eval_episodes: >= 1: episodes per evaluation (run in parallel, from fresh resets).
         eval_deterministic: evaluate the policy's mode rather than samples.
         loggers: metric writers (:mod:`jaxrl.loggers`), one row per chunk.
         progress: show a tqdm progress bar.
         description: progress-bar label.
         checkpoint_dir: save the whole state here (orbax), every ``checkpoint_every`` env steps
             (default: every chunk) and at the end; the metric rows go to its ``history.jsonl``.
-        checkpoint_every: env steps between checkpoints (rounded to whole chunks).
-        keep_checkpoints: how many recent checkpoints to keep.
-        resume: continue from the newest usable checkpoint in ``checkpoint_dir`` if there is one
-            (state, chunk layout and history; bit-identical to an uninterrupted run on the same
-            machine). Without it, a run in ``checkpoint_dir`` starts a new history there.
-        devices: ``None``: the default device. An int ``n`` or a list: spread over those devices
-            (independent runs split across devices when there are seeds or sweep settings, else
-            data parallelism over the environments; see :mod:`jaxrl.distributed`).
+        checkpoint_every: ``None`` or >= 1: steps between checkpoints (rounded to whole
+            chunks).
+        keep_checkpoints: >= 1: how many recent checkpoints to keep.
+        resume: continue from the newest usable checkpoint in ``checkpoint_dir`` (required) if
+            there is one (state, chunk layout and history; bit-identical to an uninterrupted run
+            on the same machine). Damaged checkpoints are skipped with one warning line each.
+            Without it, a run in ``checkpoint_dir`` starts a new history there.
+        devices: ``None``: the default device. An int ``1 <= n <= len(jax.devices())`` or a
+            non-empty list of devices: spread over those devices (independent runs split across
+            devices when there are seeds or sweep settings, else data parallelism over the
+            environments, which an offline single run does not have; see
+            :mod:`jaxrl.distributed`).
         data: an offline dataset (e.g. a :class:`jaxrl.data.Dataset`) for an agent that trains
             from data. It goes through ``agent.prepare_data(config, env, data)`` when the agent
             has one, then is passed *unbatched* (shared by all seeds and settings, an argument of
@@ -694,16 +960,33 @@ def train(
             It is copied, not donated. On resume the checkpoint's state wins.
 
     Raises:
-        TypeError: ``agent`` does not fit :class:`jaxrl.types.Agent`, or ``data`` is given to an
-            agent that takes none (or missing for one that needs it).
+        TypeError: ``agent`` does not fit :class:`jaxrl.types.Agent`, ``data`` is given to an
+            agent that takes none (or missing for one that needs it), or an argument has the
+            wrong type.
+        ValueError: an argument is out of range (see Args), or ``resume`` has no
+            ``checkpoint_dir``.
         NonFiniteError: a loss, gradient norm or parameter became NaN/Inf (the message names the
             metric, the step and the seed); checkpoints written before stay as they were.
-        jaxrl.checkpoint.CheckpointError: ``resume`` found an incompatible checkpoint.
+        jaxrl.checkpoint.CheckpointError: ``resume`` found an incompatible checkpoint, or every
+            checkpoint is damaged (the message lists each step and its cause).
     """
-    run = _setup(agent, config, env, key, total_steps, seeds, resume, checkpoint_dir, data)
+    args = _Arguments.check(
+        total_steps=total_steps,
+        seeds=seeds,
+        chunk_steps=chunk_steps,
+        eval_every=eval_every,
+        num_eval_episodes=num_eval_episodes,
+        checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints,
+        devices=devices,
+        resume=resume,
+        checkpoint_dir=checkpoint_dir,
+    )
+    run = _setup(agent, config, env, key, args, data)
+    # Nothing above creates state or folders: bad input has failed by now.
     t0 = time.perf_counter()
     state = _initial_state(run, init_state)
-    outputs = _Outputs(loggers, checkpoint_dir, keep_checkpoints)
+    outputs = _Outputs(loggers, checkpoint_dir, args.keep_checkpoints)
     bar, restored = None, None
     try:
         if resume and outputs.checkpointer.steps():
@@ -711,9 +994,20 @@ def train(
             state = restored.state
         elif outputs.history is not None:
             outputs.history.start()
-        chunks = _plan_chunks(run, total_steps, chunk_steps, eval_every, checkpoint_every, restored)
-        run, state, sharding = _place(run, state, devices)
-        compiled = _compile(run, chunks, state, sharding, num_eval_episodes, eval_deterministic)
+        chunks = _plan_chunks(run, args, restored)
+        if chunks.count * chunks.steps > args.total_steps:
+            log.info(
+                "total_steps=%d rounded up to %d %s (%d whole chunks of %d)",
+                args.total_steps,
+                chunks.count * chunks.steps,
+                run.step_unit,
+                chunks.count,
+                chunks.steps,
+            )
+        run, state, sharding = _place(run, state, args.devices)
+        compiled = _compile(
+            run, chunks, state, sharding, args.num_eval_episodes, eval_deterministic
+        )
         compile_seconds = time.perf_counter() - t0
         bar = _ProgressBar(run, chunks, progress, description)
         rows = restored.rows if restored else []
@@ -730,4 +1024,7 @@ def train(
         compile_seconds=compile_seconds,
         num_runs=run.layout.num_runs,
         steps_this_call=(chunks.count - chunks.done) * chunks.steps,
+        step_unit=run.step_unit,
+        requested_steps=args.total_steps,
+        chunk_steps=chunks.steps,
     )

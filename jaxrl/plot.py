@@ -1,18 +1,28 @@
-"""Learning curves from a run's history or metrics file: mean over seeds with a spread band."""
+"""Learning curves from a run's history or metrics file: mean over seeds with a spread band.
+
+A sparse metric (evaluations, which are NaN in the rows where none ran) is drawn through the rows
+that have a value, connected, with a marker at each; short curves get markers too, so a run with
+one or two evaluations is a visible point, not an empty frame.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+MARKERS_UP_TO = 30
+"""Curves with at most this many points are drawn with a marker at each point."""
+
 
 def _series(
     history: dict[str, Any], name: str, groups: int | None = None
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Steps and values ``[chunks, groups, runs]`` of the chunks where ``name`` has a value."""
+    """Steps and values ``[points, groups, runs]`` of the rows where ``name`` has a value (in
+    any run): the NaN rows of a sparse metric are dropped, so its points connect."""
     if name not in history:
         return None
     steps = np.asarray(history["step"], dtype=np.float64)
@@ -48,10 +58,21 @@ def plot_curves(
     metrics: Sequence[str] = ("eval_return", "episode_return"),
     title: str | None = None,
     labels: Sequence[str] | None = None,
+    xlabel: str = "env steps",
 ) -> str:
-    """Plot each metric against env steps: per line, the mean over seeds with a band from the
+    """Plot each metric against steps: per line, the mean over seeds with a band from the
     minimum to the maximum seed. With ``labels`` (a sweep), the history has a settings axis before
-    the seed axis and each setting gets its own line. Returns the written path."""
+    the seed axis and each setting gets its own line. Rows where a metric is NaN (e.g. no
+    evaluation) are skipped, so its points are joined; a curve of at most
+    :data:`MARKERS_UP_TO` points, and every ``eval_*`` curve, has a marker at each point.
+
+    Args:
+        xlabel: the x-axis label; ``TrainResult.step_unit`` (``"gradient steps"`` for an
+            offline run).
+
+    Returns:
+        The written path.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,16 +84,19 @@ def plot_curves(
     axes = np.atleast_1d(axes)
     for ax, name in zip(axes, present, strict=False):
         steps, values = _series(history, name, groups)
+        marker = "o" if name.startswith("eval_") or len(steps) <= MARKERS_UP_TO else None
         for g in range(values.shape[1]):
             runs = values[:, g, :]
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: dropped below
                 mean = np.nanmean(runs, axis=1)
                 low, high = np.nanmin(runs, axis=1), np.nanmax(runs, axis=1)
+            ok = np.isfinite(mean)  # this line's points (another setting may have others)
             label = labels[g] if labels else f"mean of {runs.shape[1]} seed(s)"
-            (line,) = ax.plot(steps, mean, lw=2, label=label)
+            (line,) = ax.plot(steps[ok], mean[ok], lw=2, marker=marker, markersize=4, label=label)
             if runs.shape[1] > 1:
-                ax.fill_between(steps, low, high, alpha=0.2, color=line.get_color())
-        ax.set_xlabel("environment steps")
+                ax.fill_between(steps[ok], low[ok], high[ok], alpha=0.2, color=line.get_color())
+        ax.set_xlabel(xlabel)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)

@@ -1,5 +1,6 @@
 """Run management: exact resume (also after SIGKILL), sweeps, recompilation, NaN guard,
-incompatible/damaged checkpoints, multi-device."""
+incompatible/damaged checkpoints, multi-device, the evaluation schedule (step 0 and about 10
+evaluations by default), offline runs' units. Bad arguments: ``test_driver_inputs.py``."""
 
 import dataclasses
 import json
@@ -16,11 +17,12 @@ import pytest
 from conftest import CountingPPO
 
 import jaxrl
-from jaxrl import envs, staged
+from jaxrl import envs, rollout, staged
 from jaxrl import sweep as sweeps
-from jaxrl.agents import ppo
+from jaxrl.agents import bc, ppo
 from jaxrl.checkpoint import Checkpointer, CheckpointError
-from jaxrl.driver import NonFiniteError
+from jaxrl.driver import EVAL_STREAM, NonFiniteError, canonical_config, evaluation_keys
+from jaxrl.loggers import read_jsonl
 
 SMALL = ppo.Config(num_envs=8, num_steps=16, num_minibatches=2, num_epochs=2)
 CHUNK = SMALL.num_envs * SMALL.num_steps
@@ -44,14 +46,22 @@ def run(config=SMALL, steps=4 * CHUNK, **kw):
 
 @pytest.mark.parametrize("seeds", [None, 2])
 def test_resume_is_bit_identical(tmp_path, seeds):
+    """Also after the step-0 evaluation row: the resumed run does not evaluate step 0 again,
+    and its history (every row, evaluations included) equals the uninterrupted run's."""
     whole = run(steps=6 * CHUNK, seeds=seeds)
     first = run(steps=3 * CHUNK, seeds=seeds, checkpoint_dir=str(tmp_path))
     assert first.total_steps == 3 * CHUNK
     resumed = run(steps=6 * CHUNK, seeds=seeds, checkpoint_dir=str(tmp_path), resume=True)
     assert resumed.steps_this_call == 3 * CHUNK
     leaves_equal(whole.state, resumed.state)  # params, optimiser, normaliser, envs, keys, step
-    np.testing.assert_array_equal(resumed.history["step"], whole.history["step"])
-    np.testing.assert_array_equal(resumed.history["policy_loss"], whole.history["policy_loss"])
+    assert sorted(resumed.history) == sorted(whole.history)
+    for name in whole.history:
+        np.testing.assert_array_equal(resumed.history[name], whole.history[name], err_msg=name)
+    steps = [row["step"] for row in read_jsonl(tmp_path / "history.jsonl")]
+    assert steps == [0, *range(CHUNK, 7 * CHUNK, CHUNK)]  # one step-0 row, no duplicate
+    ckpt = Checkpointer(tmp_path)
+    assert ckpt.read_record(6 * CHUNK)["history_rows"] == 7
+    ckpt.close()
 
 
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
@@ -100,7 +110,7 @@ def test_sweep_setting_equals_single_run():
     sweep = sweeps.grid(SMALL, learning_rate=[1e-3, 3e-4], clip_eps=[0.1, 0.3])
     assert sweep.size == 4 and sweep.labels[1] == "learning_rate=0.001,clip_eps=0.3"
     result = run(sweep, steps=2 * CHUNK, seeds=2)
-    assert result.history["policy_loss"].shape == (2, 4, 2)  # chunks, settings, seeds
+    assert result.history["policy_loss"].shape == (3, 4, 2)  # step 0 + chunks, settings, seeds
     keys = jax.random.split(jax.random.key(1), 2)
     for i in (1, 2):
         single = jaxrl.train(
@@ -161,7 +171,7 @@ def test_nan_guard_names_metric_step_and_run(tmp_path):
         run(bad, steps=4 * CHUNK, checkpoint_dir=str(tmp_path), resume=True)
     assert Checkpointer(tmp_path).steps()[-1] == 2 * CHUNK
     good = run(steps=4 * CHUNK, checkpoint_dir=str(tmp_path), resume=True)
-    assert np.isfinite(good.history["policy_loss"]).all()
+    assert np.isfinite(good.history["policy_loss"][1:]).all()  # row 0: the step-0 evaluation
 
 
 def test_incompatible_checkpoint_is_a_clear_error(tmp_path):
@@ -177,6 +187,71 @@ def test_incompatible_checkpoint_is_a_clear_error(tmp_path):
     other = ppo.init(bigger, ENV, jax.random.key(0))
     with pytest.raises(CheckpointError, match=r"(?s)does not fit this run.s state.*Dense_0"):
         Checkpointer(tmp_path).restore(like=other)
+
+
+DAMAGE = """
+import logging, os, sys
+logging.basicConfig(format="%(levelname)s:%(name)s:%(message)s")
+import jax, jaxrl
+from jaxrl import envs
+from jaxrl.agents import ppo
+from jaxrl.checkpoint import CheckpointError
+root = sys.argv[1]
+cfg = ppo.Config(num_envs=4, num_steps=8, num_minibatches=1, num_epochs=1)
+kw = dict(chunk_steps=32, eval_every=0, progress=False)
+def train(folder, steps, **more):
+    return jaxrl.train(ppo, cfg, envs.make("cartpole"), jax.random.key(0), steps,
+                       checkpoint_dir=os.path.join(root, folder), **kw, **more)
+def truncate_arrays(step_dir):
+    for base, _, files in os.walk(os.path.join(step_dir, "state")):
+        for f in files:
+            if os.path.basename(base) == "d":
+                open(os.path.join(base, f), "w").close()
+for folder in ("one", "all"):
+    train(folder, 96)
+truncate_arrays(os.path.join(root, "one", "96"))
+print("RESUMED", train("one", 128, resume=True).steps_this_call, file=sys.stderr, flush=True)
+truncate_arrays(os.path.join(root, "all", "96"))
+with open(os.path.join(root, "all", "64", "record", "metadata"), "w") as f:
+    f.write('{"broken')
+os.remove(os.path.join(root, "all", "32", "state", "manifest.ocdbt"))
+try:
+    train("all", 128, resume=True)
+except CheckpointError as e:
+    print("FINAL", e, file=sys.stderr, flush=True)
+"""
+
+
+def test_damaged_checkpoints_are_one_line_each(tmp_path):
+    """Each damaged checkpoint is one warning line (folder, step, cause); orbax's and
+    TensorStore's own output (absl logs, "Event loop is closed" tracebacks, abandoned tasks and
+    coroutines, also at exit) does not reach the screen; when every checkpoint is damaged the
+    CheckpointError lists each step and its cause and is the last thing printed."""
+    out = subprocess.run(
+        [sys.executable, "-c", DAMAGE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=os.path.dirname(HERE),
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stderr.strip().splitlines()
+    for noise in ("Traceback", "Event loop is closed", "Exception ignored", "Task ", "absl"):
+        assert noise not in out.stderr, out.stderr[-3000:]
+    one = str(tmp_path / "one")
+    assert lines[0].startswith(
+        f"WARNING:jaxrl.checkpoint:checkpoint {one}/96 is damaged (unreadable arrays (ValueError: "
+    )
+    assert lines[0].endswith("; trying an older one") and lines[1] == "RESUMED 64"
+    folder = str(tmp_path / "all")
+    warnings, final = lines[2:5], lines[5:]
+    for line, step in zip(warnings, (96, 64, 32), strict=True):
+        assert line.startswith(f"WARNING:jaxrl.checkpoint:checkpoint {folder}/{step} is damaged (")
+    assert "unreadable record (JSONDecodeError" in warnings[1]
+    assert warnings[2].endswith("; no older checkpoint to try")
+    assert final[0] == f"FINAL no usable checkpoint in {folder} (every one is damaged):"
+    assert [line.split(":")[0] for line in final[1:]] == ["  step 96", "  step 64", "  step 32"]
+    assert all(len(line) < 600 for line in lines)  # no TensorStore spec dumps
 
 
 def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
@@ -198,18 +273,18 @@ def test_history_is_written_once_and_restored_exactly(tmp_path):
     ckpt = Checkpointer(tmp_path)
     record = ckpt.read_record(3 * CHUNK)
     ckpt.close()
-    assert "history" not in record and record["history_rows"] == 3
-    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 3
+    assert "history" not in record and record["history_rows"] == 4  # step 0 + 3 chunks
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 4
     shutil.rmtree(tmp_path / str(3 * CHUNK) / "state")
     resumed = run(steps=4 * CHUNK, eval_every=2 * CHUNK, checkpoint_dir=str(tmp_path), resume=True)
     assert resumed.steps_this_call == 2 * CHUNK
     assert sorted(resumed.history) == sorted(whole.history)
     for name in whole.history:
         np.testing.assert_array_equal(resumed.history[name], whole.history[name], err_msg=name)
-    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 4
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 5
     # A fresh run in the same folder starts a new history.
     run(steps=CHUNK, checkpoint_dir=str(tmp_path))
-    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 2  # step 0 + 1 chunk
 
 
 def test_resumes_checkpoints_that_hold_their_history(tmp_path):
@@ -240,6 +315,104 @@ def test_init_state_continues_a_state_exactly():
     again = run(steps=2 * CHUNK, eval_every=0, init_state=half.state)  # half.state still alive
     leaves_equal(second.state, whole.state)
     leaves_equal(again.state, whole.state)
+    assert half.history["step"][0] == CHUNK  # eval_every=0: no step-0 evaluation either
+
+
+def test_default_schedule_evaluates_step_0_then_about_10_times():
+    """``eval_every=None``: chunks of 1/20 of the run, an evaluation after every second one, and
+    one of the initial state (row ``step: 0``, evaluation metrics only). Each evaluation is
+    reproduced outside the driver from :func:`evaluation_keys` (the keys after chunks are
+    ``fold_in(fold_in(key, 0x5EED), chunk)``, as before step-0 evaluations existed)."""
+    key, episodes, logger = jax.random.key(1), 2, ListLogger()
+    result = jaxrl.train(
+        ppo,
+        SMALL,
+        ENV,
+        key,
+        float(20 * CHUNK),  # a whole float is a count
+        num_eval_episodes=episodes,
+        loggers=[logger],
+        progress=False,
+    )
+    assert (result.chunk_steps, result.total_steps, result.requested_steps) == (
+        CHUNK,
+        *[20 * CHUNK] * 2,
+    )
+    assert result.step_unit == "env steps" and not result.rounded_up
+    steps, evals = result.history["step"], result.history["eval_return"]
+    assert logger.steps == list(steps) and steps[0] == 0 and len(steps) == 21
+    np.testing.assert_array_equal(
+        steps[~np.isnan(evals)], [0, *range(2 * CHUNK, 21 * CHUNK, 2 * CHUNK)]
+    )
+    assert (
+        np.isnan(result.history["policy_loss"][0])
+        and np.isfinite(result.history["policy_loss"][1:]).all()
+    )
+
+    config = canonical_config(SMALL)
+
+    @jax.jit
+    def evaluate(state, k):
+        def policy(obs, kk):
+            return ppo.act(config, ENV, state, obs, kk, deterministic=True)
+
+        return rollout.evaluate(ENV, policy, k, episodes)["eval_return"]
+
+    start = ppo.init(config, ENV, key)
+    assert float(evaluate(start, evaluation_keys(key, None))) == evals[0]
+    assert float(evaluate(result.state, evaluation_keys(key, 19))) == evals[-1]
+    after = jax.random.fold_in(jax.random.fold_in(key, EVAL_STREAM), 7)
+    leaves_equal(evaluation_keys(key, 7), after)
+    leaves_equal(evaluation_keys(key, -1, seeds=3), evaluation_keys(key, None, seeds=3))
+    with pytest.raises(ValueError, match="chunk=-2"):
+        evaluation_keys(key, -2)
+
+
+def test_rounding_up_to_whole_chunks_is_reported():
+    result = run(steps=2 * CHUNK + 1, eval_every=0)
+    assert (result.requested_steps, result.total_steps) == (2 * CHUNK + 1, 3 * CHUNK)
+    assert result.rounded_up and result.history["step"][-1] == 3 * CHUNK
+
+
+def test_offline_runs_count_gradient_steps(tmp_path, capsys, monkeypatch):
+    """An offline run's steps are gradient steps: ``step_unit``, the progress bar (unit
+    ``grad``, the last evaluation, no episode return) and the plot's x-axis say so; the plot
+    marks its few evaluations (a single one would be a lone point)."""
+    from offline_problems import controller_dataset
+
+    import jaxrl.plot
+
+    ds = controller_dataset("cartpole", 2, 400)
+    tiny = bc.Config(hidden_sizes=(16, 16), batch_size=32)
+    result = jaxrl.train(
+        bc,
+        tiny,
+        envs.make("cartpole"),
+        jax.random.key(0),
+        40,
+        chunk_steps=20,
+        data=ds,
+        num_eval_episodes=2,
+        progress=True,
+    )
+    assert result.step_unit == "gradient steps"
+    np.testing.assert_array_equal(result.history["step"], [0, 20, 40])
+    bar = capsys.readouterr().err.splitlines()[-1]
+    assert "grad/s" in bar and "eval=" in bar and "ret=" not in bar, bar
+
+    figures = []
+    monkeypatch.setattr("matplotlib.pyplot.close", figures.append)
+    history = {"step": np.array([0, 20, 40]), "eval_return": np.array([np.nan, 3.0, np.nan])}
+    jaxrl.plot.plot_curves(history, tmp_path / "one.png", xlabel=result.step_unit)
+    (ax,) = figures[0].axes
+    (line,) = ax.get_lines()
+    assert ax.get_xlabel() == "gradient steps" and line.get_marker() == "o"
+    np.testing.assert_array_equal(line.get_xdata(), [20])
+    history["eval_return"] = np.array([1.0, np.nan, 3.0])  # a gap: the two points are joined
+    jaxrl.plot.plot_curves(history, tmp_path / "two.png")
+    (line,) = figures[1].axes[0].get_lines()
+    assert figures[1].axes[0].get_xlabel() == "env steps"
+    np.testing.assert_array_equal(line.get_xdata(), [0, 40])
 
 
 class ListLogger:
@@ -280,9 +453,9 @@ def test_staged_run_hands_the_best_state_on_and_resumes(tmp_path):
         )
 
     first = stage_run()
-    assert calls == [(0, "p1")] and [log.steps for log in loggers] == [[128, 256], [128, 256]]
+    assert calls == [(0, "p1")] and [log.steps for log in loggers] == [[0, 128, 256]] * 2
     p0, p1 = first
-    assert p0.best_eval_return == np.nanmax(p0.history["eval_return"])
+    assert p0.best_eval_return == np.nanmax(p0.history["eval_return"][1:])  # not step 0's
     assert p0.info == {"best_iteration": p0.best_step // CHUNK} and p1.info is None
     assert int(p1.state.step) == (p0.best_step + p1.best_step) // CHUNK  # continued from p0's
     again = stage_run()

@@ -202,7 +202,7 @@ def test_train_step_traced_once_across_chunks():
         chunk_steps=128,
         progress=False,
     )
-    assert len(result.history["step"]) == 5
+    assert len(result.history["step"]) == 6  # the step-0 evaluation and 5 chunks
     assert agent.traces == 1
 
 
@@ -214,11 +214,12 @@ def test_history_and_jsonl(tmp_path):
         SMALL, "pendulum", 4 * 128, chunk_steps=128, eval_every=256, loggers=[JsonlLogger(path)]
     )
     rows = read_jsonl(path)
-    assert [r["step"] for r in rows] == [128, 256, 384, 512]
-    assert rows[0].get("eval_return") is None and rows[1]["eval_return"] is not None
-    np.testing.assert_array_equal(result.history["step"], [128, 256, 384, 512])
+    assert [r["step"] for r in rows] == [0, 128, 256, 384, 512]  # step 0: the initial policy
+    assert rows[0]["eval_return"] is not None and rows[1].get("eval_return") is None
+    assert rows[2]["eval_return"] is not None and rows[0].get("policy_loss") is None
+    np.testing.assert_array_equal(result.history["step"], [0, 128, 256, 384, 512])
     for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "grad_norm"):
-        assert np.isfinite(result.history[name]).all(), name
+        assert np.isfinite(result.history[name][1:]).all(), name
 
 
 # --- networks as configuration ----------------------------------------------------------------
