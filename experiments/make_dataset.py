@@ -298,8 +298,9 @@ def make_locomotion(argv: list[str]) -> list[str]:
     key = jax.random.key(args.seed)
     print(f"training the PPO expert on {args.env} ({args.train_steps:,} steps)")
     result = run.train(member)
-    steps = np.asarray(result.history["step"], int)
-    evals = np.asarray(result.history["eval_return"], float)
+    trained = np.asarray(result.history["step"]) > 0  # step 0 (the initial policy): no checkpoint
+    steps = np.asarray(result.history["step"], int)[trained]
+    evals = np.asarray(result.history["eval_return"], float)[trained]
     ckpt = Checkpointer(os.path.join(run.path, "checkpoints"), keep=len(steps) + 1)
 
     def snapshot(i: int):

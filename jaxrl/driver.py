@@ -679,10 +679,10 @@ def _device_count(devices: int | list[jax.Device] | None) -> int:
     return devices if isinstance(devices, int) else len(devices)
 
 
-def _setup(agent: Agent, config: Any, env: Env, key: PRNGKey, args: _Arguments, data: Any) -> _Run:
-    """Step 1: check the agent, its config and that ``total_steps`` covers an iteration, then
-    prepare the dataset and fix the batching. (The arguments were checked by
-    :meth:`_Arguments.check` before this.)"""
+def _check_run(agent: Agent, config: Any, args: _Arguments, data: Any) -> tuple[Any, int]:
+    """Check the agent against the protocol and the data, the config (every sweep setting), the
+    devices against the run layout, and that ``total_steps`` covers one iteration. Returns the
+    first setting's config and the steps per iteration."""
     modes = agent_modes(agent)
     name = agent_name(agent)
     if data is not None and "offline" not in modes:
@@ -713,6 +713,59 @@ def _setup(agent: Agent, config: Any, env: Env, key: PRNGKey, args: _Arguments, 
             f"(steps_per_iteration(config) = {per_iter} {unit}{product}); ask for at least "
             f"{per_iter}"
         )
+    return first, per_iter
+
+
+def check_arguments(
+    agent: Agent,
+    config: Any,
+    env: Env,
+    total_steps: Any,
+    *,
+    seeds: Any = None,
+    chunk_steps: Any = None,
+    eval_every: Any = None,
+    num_eval_episodes: Any = 16,
+    checkpoint_every: Any = None,
+    keep_checkpoints: Any = 3,
+    devices: Any = None,
+    resume: bool = False,
+    checkpoint_dir: str | None = None,
+    data: Any = None,
+) -> None:
+    """Every check :func:`train` makes before any work, without doing any: the arguments (as
+    :func:`train` takes them), the agent's fit to the protocol and to ``data``, the config (each
+    sweep setting) and that ``total_steps`` covers one iteration. The run layer
+    (:mod:`jaxrl.runs`) calls it before it creates a run folder. ``env`` is the env the run
+    would use (its compatibility is the agent's ``check_env``, see :mod:`jaxrl.types`).
+
+    Raises:
+        TypeError, ValueError: naming the argument (or ``Config.<field>``), the value and what
+            was expected.
+    """
+    del env
+    args = _Arguments.check(
+        total_steps=total_steps,
+        seeds=seeds,
+        chunk_steps=chunk_steps,
+        eval_every=eval_every,
+        num_eval_episodes=num_eval_episodes,
+        checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints,
+        devices=devices,
+        resume=resume,
+        checkpoint_dir=checkpoint_dir,
+    )
+    _check_run(agent, config, args, data)
+
+
+def _setup(agent: Agent, config: Any, env: Env, key: PRNGKey, args: _Arguments, data: Any) -> _Run:
+    """Step 1: check the agent, its config and that ``total_steps`` covers an iteration
+    (:func:`_check_run`), then prepare the dataset and fix the batching. (The arguments were
+    checked by :meth:`_Arguments.check` before this.)"""
+    first, per_iter = _check_run(agent, config, args, data)
+    sweep = config if isinstance(config, Sweep) else None
+    layout = _Layout(sweep=sweep.size if sweep else None, seeds=args.seeds)
     if data is not None and hasattr(agent, "prepare_data"):
         data = agent.prepare_data(first, env, data)
     return _Run(

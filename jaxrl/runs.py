@@ -78,12 +78,12 @@ import tyro
 
 from jaxrl import data as jdata
 from jaxrl.config import from_json, to_json
-from jaxrl.driver import TrainResult, train
+from jaxrl.driver import TrainResult, check_arguments, train
 from jaxrl.loggers import CsvLogger, JsonlLogger, Logger, TensorBoardLogger, WandbLogger
 from jaxrl.plot import plot_curves
 from jaxrl.stats import paired_difference
 from jaxrl.sweep import Sweep
-from jaxrl.types import Agent, Env, agent_modes, agent_name
+from jaxrl.types import Agent, Env, agent_name
 
 A = TypeVar("A")
 
@@ -336,52 +336,6 @@ def driver_options(args: Any, member: Member) -> dict[str, Any]:
     }
 
 
-def _check_driver_arguments(
-    agent: Agent,
-    config: Any,
-    env: Env,
-    total_steps: int,
-    *,
-    seeds: int | None = None,
-    chunk_steps: int | None = None,
-    eval_every: int | None = None,
-    num_eval_episodes: int = 16,
-    checkpoint_every: int | None = None,
-    keep_checkpoints: int = 3,
-    devices: Any = None,
-    resume: bool = False,
-    checkpoint_dir: str | None = None,
-    data: Any = None,
-) -> None:
-    """Raise a ValueError naming the argument, its value and what it must be.
-
-    TODO(merge): jaxrl.driver.check_arguments (the driver's own, complete check) replaces this
-    minimal stand-in; the signature is the same.
-    """
-    del env, checkpoint_every, keep_checkpoints, devices, resume, checkpoint_dir
-    modes = agent_modes(agent)
-    if data is not None and "offline" not in modes:
-        raise ValueError(f"agent {agent_name(agent)!r} trains online: it takes no dataset")
-    if data is None and "online" not in modes:
-        raise ValueError(f"agent {agent_name(agent)!r} trains from data: it needs a dataset")
-    if seeds is not None and seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    first = config.setting(0) if isinstance(config, Sweep) else config
-    per_iter = int(agent.steps_per_iteration(first))
-    unit = "gradient steps" if data is not None else "env steps"
-    if total_steps < max(1, per_iter):
-        raise ValueError(
-            f"total_steps must be at least one iteration ({per_iter} {unit} with this config), "
-            f"got {total_steps}"
-        )
-    if chunk_steps is not None and chunk_steps < 1:
-        raise ValueError(f"chunk_steps must be >= 1 or None, got {chunk_steps}")
-    if eval_every is not None and eval_every < 0:
-        raise ValueError(f"eval_every must be >= 0 (0: never) or None, got {eval_every}")
-    if num_eval_episodes < 1:
-        raise ValueError(f"num_eval_episodes must be >= 1, got {num_eval_episodes}")
-
-
 def validate(member: Member, options: Mapping[str, Any]) -> None:
     """Everything that can be checked before training: the config (each sweep setting), the
     agent's fit to the env (``agent.check_env`` where the agent has one) and the driver
@@ -396,7 +350,7 @@ def validate(member: Member, options: Mapping[str, Any]) -> None:
         check_env = getattr(member.agent, "check_env", None)
         if check_env is not None:
             check_env(member.first, member.env)
-        _check_driver_arguments(
+        check_arguments(
             member.agent,
             member.config,
             member.env,
@@ -406,7 +360,7 @@ def validate(member: Member, options: Mapping[str, Any]) -> None:
         )
     except RunError:
         raise
-    except ValueError as e:
+    except (TypeError, ValueError) as e:
         raise RunError(f"{member.label}: {e}") from e
 
 
@@ -599,7 +553,7 @@ class Run:
             sort: order rows by final eval return, best first (sweeps).
             extra: more top-level entries of ``results.json``.
         """
-        unit = step_unit(next(iter(results.values())), self.offline)
+        unit = next(iter(results.values())).step_unit
         refs = {m.label: m.offline.reference for m in self.members if m.offline}
         datasets = {
             m.offline.name: m.offline.info(m.env.spec.max_episode_steps)
@@ -911,13 +865,6 @@ def dataset_return(dataset: Any, time_limit: int | None) -> tuple[float | None, 
 # --- summaries, tables and curves --------------------------------------------------------------
 
 
-def step_unit(result: TrainResult, offline: bool) -> str:
-    """``"env steps"`` or ``"gradient steps"``.
-
-    TODO(merge): the driver's ``TrainResult.step_unit`` is the answer; the fallback goes."""
-    return getattr(result, "step_unit", None) or ("gradient steps" if offline else "env steps")
-
-
 def _per_run(history: Mapping[str, Any], name: str) -> np.ndarray | None:
     """``[rows, runs]`` of a metric (runs: seeds, flattened)."""
     if name not in history:
@@ -1020,13 +967,8 @@ def format_table(
 def plot_single(
     history: Mapping[str, Any], path: str, metrics: Sequence[str], title: str, unit: str
 ) -> str:
-    """``jaxrl.plot.plot_curves`` with the step unit as x label.
-
-    TODO(merge): plot_curves takes ``xlabel=``; until then it is passed only if accepted."""
-    kwargs = {}
-    if "xlabel" in inspect.signature(plot_curves).parameters:
-        kwargs["xlabel"] = unit
-    return plot_curves(dict(history), path, metrics=tuple(metrics), title=title, **kwargs)
+    """``jaxrl.plot.plot_curves`` with the step unit as x label."""
+    return plot_curves(dict(history), path, metrics=tuple(metrics), title=title, xlabel=unit)
 
 
 def plot_comparison(

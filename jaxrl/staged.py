@@ -162,9 +162,11 @@ def _train_phase(
         **kw,
     )
     evals = np.asarray(result.history["eval_return"], np.float64)
-    evaluated = np.flatnonzero(~np.isnan(evals))
+    steps = np.asarray(result.history["step"])
+    # Checkpointed evaluations only: the row at step 0 (the starting state) has no checkpoint.
+    evaluated = np.flatnonzero(~np.isnan(evals) & (steps > 0))
     best = int(evaluated[np.argmax(evals[evaluated])])
-    best_step = int(np.asarray(result.history["step"])[best])
+    best_step = int(steps[best])
     checkpointer = Checkpointer(directory, keep=keep)
     try:
         state, _ = checkpointer.restore(like=result.state, step=best_step)
