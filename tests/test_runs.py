@@ -67,7 +67,7 @@ def snapshot(path: str) -> dict[str, bytes]:
         (["--seeds", "0"], "seeds"),
         (["--seeds", "-3"], "seeds"),
         (["--env", "no-such-env"], "unknown env name 'no-such-env'"),
-        (["--total-steps", "100"], "total_steps must be at least one iteration"),
+        (["--total-steps", "100"], r"total_steps=100 is less than one iteration .* at least 128"),
         (["--num-eval-episodes", "0"], "num_eval_episodes"),
         (["--eval-every", "-5"], "eval_every"),
     ],
