@@ -28,6 +28,7 @@ import jaxrl.config
 import jaxrl.sweep
 from jaxrl import agents, data, envs, neighbors, networks
 from jaxrl.agents import bc, gorl, ppo, prdc, props, td3_bc
+from jaxrl.runs import RunError
 from jaxrl.types import Box, Discrete, EnvSpec
 
 Trigger = Callable[[Path], Any]
@@ -47,6 +48,40 @@ def cli(config_cls: type, *args: str) -> Trigger:
     """A trigger that parses ``args`` for ``config_cls`` with tyro, as the experiment scripts do
     (their ``--config.<field>`` flags are these flags under a prefix), then validates."""
     return lambda tmp_path: tyro.cli(config_cls, args=list(args)).validate()
+
+
+def script(name: str, *args: str) -> Trigger:
+    """A trigger that runs ``experiments/<name>.py`` with ``args`` (in-process, as
+    ``main(argv)``) under ``tmp_path/runs`` and then checks that no run folder was created: every
+    refusal comes before anything is written."""
+
+    def trigger(tmp_path: Path) -> Any:
+        import importlib
+        import os
+        import sys
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        if root not in sys.path:
+            sys.path.insert(0, root)  # experiments/ is a folder of the checkout, not installed
+        main = importlib.import_module(f"experiments.{name}").main
+        run_dir = tmp_path / "runs"
+        try:
+            return main([*args, "--run-dir", str(run_dir), "--no-progress"])
+        finally:
+            assert not run_dir.exists(), f"a refused run left {list(run_dir.iterdir())}"
+
+    return trigger
+
+
+def damaged_npz(name: str) -> Callable[[Path], Path]:
+    """A file called ``name`` with a zip signature and nothing usable after it."""
+
+    def make(tmp_path: Path) -> Path:
+        path = tmp_path / name
+        path.write_bytes(b"PK\x03\x04" + bytes(60))
+        return path
+
+    return make
 
 
 def tiny_dataset() -> data.Dataset:
@@ -470,6 +505,91 @@ CASES: list[Any] = [
         data.DatasetError,
         ["card.hdf5", "not a readable HDF5 file", "truncated or damaged"],
         id="load-card-hdf5-truncated",
+    ),
+    # --- the issue's command lines, through the real scripts (no run folder may appear) --------
+    pytest.param(
+        script("ppo", "--seeds", "0"), RunError, ["seeds", ">= 1", "got 0"], id="cli-seeds-0"
+    ),
+    pytest.param(
+        script("ppo", "--seeds", "-3"), RunError, ["seeds", ">= 1", "got -3"], id="cli-seeds-neg"
+    ),
+    pytest.param(
+        script("ppo", "--total-steps", "10"),
+        RunError,
+        ["total_steps=10", "less than one iteration", "at least 4096"],
+        id="cli-total-steps-below-one-iteration",
+    ),
+    pytest.param(
+        script("ppo", "--config.learning-rate", "nan"),
+        RunError,
+        ["Config.learning_rate", "finite", "[0, inf)", "nan"],
+        id="cli-learning-rate-nan",
+    ),
+    pytest.param(
+        script("ppo", "--config.ent-coef", "-0.1"),
+        RunError,
+        ["Config.ent_coef", "[0, inf)", "-0.1"],
+        id="cli-negative-ent-coef",
+    ),
+    pytest.param(
+        script("ppo", "--config.vf-coef", "-1"),
+        RunError,
+        ["Config.vf_coef", "[0, inf)", "-1.0"],
+        id="cli-negative-vf-coef",
+    ),
+    pytest.param(
+        script("ppo", "--eval-every", "-1"),
+        RunError,
+        ["eval_every=-1", "int >= 0"],
+        id="cli-negative-eval-every",
+    ),
+    pytest.param(
+        script("ppo", "--num-eval-episodes", "0"),
+        RunError,
+        ["num_eval_episodes=0", "int >= 1"],
+        id="cli-zero-eval-episodes",
+    ),
+    pytest.param(
+        script("ppo", "--config.activation", "relu2"),
+        SystemExit,
+        ["relu2", "--config.activation", *ACTIVATIONS],
+        id="cli-unknown-activation",
+    ),
+    pytest.param(
+        script("ppo", "--config.hidden-sizes"),
+        RunError,
+        ["Config.hidden_sizes", "non-empty", "got ()"],
+        id="cli-empty-hidden-sizes",
+    ),
+    pytest.param(
+        script("gorl", "--env", "cartpole"),
+        RunError,
+        ["GoRL needs a continuous (Box) action space", "cartpole", "Discrete(2)"],
+        id="cli-gorl-on-discrete-cartpole",
+    ),
+    pytest.param(
+        lambda tmp_path: script("td3_bc", "--dataset", str(damaged_npz("cut.npz")(tmp_path)))(
+            tmp_path
+        ),
+        RunError,
+        ["cut.npz", "not a readable .npz archive"],
+        id="cli-damaged-dataset-file",
+    ),
+    pytest.param(
+        lambda tmp_path: jaxrl.train(
+            ppo, ppo.Config(), CARTPOLE, KEY, 10_000, chunk_steps=0, progress=False
+        ),
+        ValueError,
+        ["chunk_steps=0", "int >= 1"],
+        id="train-chunk-steps-0",
+    ),
+    pytest.param(
+        lambda tmp_path: jaxrl.train(
+            ppo, ppo.Config(), CARTPOLE, KEY, 10_000, devices=len(jax.devices()) + 7
+        ),
+        ValueError,
+        ["devices=", "expected at most", "devices JAX sees"],
+        id="train-more-devices-than-exist",
     ),
 ]
 """The hand-written cases (append here)."""
