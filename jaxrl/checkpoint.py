@@ -226,11 +226,13 @@ class Checkpointer:
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=async_save, create=True
         )
-        self._manager = ocp.CheckpointManager(self.directory, options=options)
+        with _quiet_orbax():  # orbax logs an error per damaged metadata file it scans
+            self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def steps(self) -> list[int]:
         """Env steps of the checkpoints on disk, oldest first."""
-        return sorted(self._manager.all_steps())
+        with _quiet_orbax():
+            return sorted(self._manager.all_steps())
 
     def save(self, step: int, state: Any, record: dict[str, Any]) -> None:
         """Write ``state`` and ``record`` (JSON) as the checkpoint for ``step``."""

@@ -52,8 +52,9 @@ Anything else (env, seeds, seed, dataset, any static config field, the evaluatio
 script options) is refused before anything is written, naming the field, the run's value and the
 new one. ``config.json`` is never rewritten: a resume that changes values appends
 ``{"time": ..., "changes": {"config.learning_rate": [0.0003, 0.001], ...}}`` to
-``amendments.jsonl`` (and says so on screen). A plain ``--resume RUN`` continues bit for bit
-like an uninterrupted run (the driver keeps its checkpoint's chunk layout).
+``amendments.jsonl`` (and says so on screen) when the resumed run logs its first new row, so a
+resume that cannot start (every checkpoint damaged) records nothing. A plain ``--resume RUN``
+continues bit for bit like an uninterrupted run (the driver keeps its checkpoint's chunk layout).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ import numpy as np
 import tyro
 
 from jaxrl import data as jdata
+from jaxrl.checkpoint import CheckpointError
 from jaxrl.config import from_json, to_json
 from jaxrl.driver import TrainResult, check_arguments, train
 from jaxrl.loggers import CsvLogger, JsonlLogger, Logger, TensorBoardLogger, WandbLogger
@@ -102,12 +104,17 @@ class RunError(ValueError):
 
 
 def cli(main: Callable[[], Any]) -> None:
-    """Run a script's ``main()``; a :class:`RunError` becomes ``error: <message>`` (exit 2)."""
+    """Run a script's ``main()``. A :class:`RunError` becomes ``error: <message>`` (exit 2); a
+    resume whose checkpoints are all damaged or belong to another run becomes ``error:
+    <the CheckpointError>`` (exit 1), so the cause is the last thing on the screen."""
     try:
         main()
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 # --- arguments ---------------------------------------------------------------------------------
@@ -472,13 +479,29 @@ class Run:
     """A validated run with its folder: train its members, then report. Made by :func:`start`."""
 
     def __init__(
-        self, script: str, path: str, args: Any, members: list[Member], resumed: bool
+        self,
+        script: str,
+        path: str,
+        args: Any,
+        members: list[Member],
+        resumed: bool,
+        amendment: Mapping[str, list[Any]] | None = None,
     ) -> None:
         self.script = script
         self.path = path
         self.args = args
         self.members = members
         self.resumed = resumed
+        self.amendment = dict(amendment or {})
+        """What this resume changes, written to amendments.jsonl when its first new metric row
+        is logged: a resume that never trains (every checkpoint damaged, nothing left to do)
+        records nothing."""
+
+    def record_amendment(self) -> None:
+        """Append the pending amendment (once)."""
+        if self.amendment:
+            amend(self.path, self.amendment)
+            self.amendment = {}
 
     @property
     def offline(self) -> bool:
@@ -493,6 +516,7 @@ class Run:
         """``metrics.jsonl`` and ``metrics.csv`` in ``folder``, plus TensorBoard / W&B when the
         script's flags ask for them."""
         out: list[Logger] = [
+            _AmendOnFirstRow(self),
             JsonlLogger(os.path.join(folder, "metrics.jsonl")),
             CsvLogger(os.path.join(folder, "metrics.csv"), labels=labels),
         ]
@@ -611,8 +635,24 @@ class Run:
         return Report(self.path, out, dict(results))
 
 
+class _AmendOnFirstRow:
+    """A logger that writes its run's pending amendment when the first new row arrives."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def log(self, step: int, row: dict[str, Any]) -> None:
+        self.run.record_amendment()
+
+    def rewind(self, step: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def start(args: A, setup: Callable[[A], Sequence[Member]]) -> Run:
-    """Validate everything, then create the run folder (or amend the resumed one).
+    """Validate everything, then create the run folder (or prepare to amend the resumed one).
 
     ``setup(args)`` builds the jobs (making envs, loading datasets); a ValueError it raises
     (unknown env, bad dataset) is a refused command line. Nothing is written unless every job
@@ -638,10 +678,9 @@ def start(args: A, setup: Callable[[A], Sequence[Member]]) -> Run:
     for member in members:
         validate(member, driver_options(args, member))
     if resume:
-        if amended:
-            amend(resume, amended)
-        print(f"resuming {resume}")
-        return Run(script, resume, args, members, resumed=True)
+        said = "".join(f"; {k}: {a!r} -> {b!r}" for k, (a, b) in amended.items())
+        print(f"resuming {resume}{said}")
+        return Run(script, resume, args, members, resumed=True, amendment=amended)
     path = create(args, script, members)
     print(f"new run: {path}")
     return Run(script, path, args, members, resumed=False)

@@ -178,6 +178,9 @@ def test_resume_amends_dynamic_values_and_total_steps(tmp_path, capsys):
     assert run.path == path and run.resumed
     assert run.members[0].config.learning_rate == 0.002 and run.members[0].total_steps == 512
     assert "config.learning_rate: 0.001 -> 0.002" in capsys.readouterr().out
+    # written when the resumed run logs its first row (test_experiments: through real resumes)
+    assert runs.read_amendments(path) == []
+    run.record_amendment()
     (amendment,) = runs.read_amendments(path)
     assert amendment["changes"] == {
         "total_steps": [256, 512],
@@ -224,3 +227,23 @@ def test_dataset_return_counts_complete_episodes_only():
     np.testing.assert_allclose(runs.normalised([-100.0, 0.0], (-100.0, 100.0)), [0.0, 50.0])
     assert runs.normalised([1.0], None) is None
     assert runs.reference_returns({"random_return": -1, "expert_return": 2}, None, 5) == (-1, 5)
+
+
+def test_resume_with_every_checkpoint_damaged_records_nothing(tmp_path):
+    """A resume that cannot start (every checkpoint's record damaged) fails with the
+    CheckpointError naming each step, and leaves the run folder as it was: no amendment."""
+    from jaxrl.checkpoint import CheckpointError
+
+    common = [*TINY, "--eval-every", "128", "--num-eval-episodes", "2", "--no-progress"]
+    done = ppo.main([*common, "--total-steps", "256", "--run-dir", str(tmp_path)])
+    folder = os.path.join(done.path, "checkpoints")
+    steps = sorted(int(s) for s in os.listdir(folder) if s.isdigit())
+    assert steps
+    for step in steps:  # orbax keeps each checkpoint's JSON record in <step>/record/metadata
+        with open(os.path.join(folder, str(step), "record", "metadata"), "w") as out:
+            out.write("{not json")
+    before = snapshot(done.path)
+    with pytest.raises(CheckpointError, match="no usable checkpoint") as failed:
+        ppo.main(["--resume", done.path, "--total-steps", "512", "--no-progress"])
+    assert all(f"step {s}" in str(failed.value) for s in steps)
+    assert snapshot(done.path) == before and runs.read_amendments(done.path) == []
