@@ -18,6 +18,7 @@ import jax
 import numpy as np
 import pytest
 
+import jaxrl
 from jaxrl import data, runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -143,6 +144,29 @@ def test_part_then_resume_equals_the_whole_run(name, tmp_path, dataset):
         saved = json.load(f)
     assert saved["script"] == name and saved["args"]["total_steps"] == whole
     assert os.path.exists(os.path.join(full.path, "curves.png"))
+    assert_policies_load(full)
+
+
+def assert_policies_load(report: runs.Report) -> None:
+    """``jaxrl.load_policy`` finds every member of the run folder the script wrote (its own
+    folder, a comparison's sub-folder, GoRL's seed/stage folders, a sweep's last setting) and
+    acts in range. (tests/test_policy.py checks, in a fresh process, that a loaded policy
+    reproduces the training run's evaluation return.)"""
+    for member in runs.read_run(report.path)["members"]:
+        top = member["path"].split("/")[0]
+        kwargs = {} if top == "." or top.startswith("seed_") else {"member": top}
+        if member.get("sweep"):
+            kwargs["setting"] = len(member["sweep"]) - 1
+        policy = jaxrl.load_policy(report.path, **kwargs)
+        spec = policy.env.spec
+        obs = np.zeros((3, *spec.obs_shape), np.float32)
+        action = np.asarray(policy(obs, jax.random.key(0), deterministic=True))
+        if spec.discrete:
+            assert action.shape == (3,) and ((action >= 0) & (action < spec.action_dim)).all()
+        else:
+            low, high = spec.action_space.low_array, spec.action_space.high_array
+            assert action.shape == (3, *spec.action_space.shape), member["path"]
+            assert np.all((low - 1e-6 <= action) & (action <= high + 1e-6)), member["path"]
 
 
 class Stop(Exception):

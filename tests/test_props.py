@@ -335,7 +335,7 @@ def cartpole_runs(variant: str, key: int = 0) -> dict[str, np.ndarray]:
     ev = np.asarray(result.history["eval_return"], np.float64)
     trained = np.asarray(result.history["step"]) > 0  # not the step-0 evaluation (untrained)
     ev = ev[~np.isnan(ev[:, 0]) & trained]  # [evaluations, seeds]
-    counts = np.asarray(result.history["sampling_error_counts"], np.float64)
+    counts = np.asarray(result.history["sampling_error_counts"], np.float64)[trained]
     return {"final": ev[-1], "curve_mean": ev.mean(axis=0), "counts_kl": counts.mean(axis=0)}
 
 
