@@ -57,6 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrl import rollout
 from jaxrl.envs.wrappers import TimeLimit, TimeLimitState
 from jaxrl.types import Box, EnvSpec, PRNGKey, TimeStep
 
@@ -521,56 +522,43 @@ def evaluate_tasks(
     episodes_per_task: int,
     max_steps: int | None = None,
     batched: bool = False,
+    chunk: int = 1,
 ) -> dict[str, jax.Array]:
-    """Success rate on each evaluation task (``reset_to_task``), all episodes in parallel.
+    """Success rate on each evaluation task (``reset_to_task``), all episodes in parallel: a thin
+    wrapper of :func:`jaxrl.rollout.task_episodes` (the one implementation, also behind the
+    driver's goal-conditioned evaluation) for policies that take the goal separately.
 
     ``policy_fn(obs, goal, key) -> action`` acts for one env and is vmapped (``batched=True``: it
-    takes ``[B, ...]`` arrays and one key). ``goal`` is ``info["goal"]`` (2,). An episode runs to
-    its first success, termination or truncation, or ``max_steps`` (default the spec's time
-    limit); the loop stops early once every episode has ended. Traceable: to evaluate a learned
-    policy repeatedly without recompiling, ``jax.jit`` a function that takes its parameters.
+    takes ``[B, ...]`` arrays and one key). ``goal`` is ``info["goal"]`` (2,). With ``chunk > 1``
+    it returns ``chunk`` actions (``[chunk, 2]``, batched ``[B, chunk, 2]``), executed open loop.
+    An episode runs to its first success, termination or truncation, or ``max_steps`` (default
+    the spec's time limit); the loop stops early once every episode has ended. Traceable: to
+    evaluate a learned policy repeatedly without recompiling, ``jax.jit`` a function that takes
+    its parameters.
 
     Returns:
         ``success`` (overall rate), ``task_success`` [num_tasks], ``episode_success``
         [num_tasks, episodes_per_task] (0/1), ``episode_length`` (mean steps),
         ``task_episode_length`` [num_tasks] and ``episode_lengths`` [num_tasks, episodes].
     """
-    num_tasks = unwrap(env).num_tasks
-    max_steps = max_steps or env.spec.max_episode_steps
-    n = num_tasks * episodes_per_task
-    reset_key, key = jax.random.split(key)
-    task_ids = jnp.repeat(jnp.arange(num_tasks), episodes_per_task)
-    state, ts = jax.vmap(env.reset_to_task)(jax.random.split(reset_key, n), task_ids)
-    act = policy_fn if batched else jax.vmap(policy_fn)
+    n = unwrap(env).num_tasks * episodes_per_task
 
-    def cond(carry: tuple) -> jax.Array:
-        t, _, _, alive, _, _, _ = carry
-        return jnp.logical_and(t < max_steps, jnp.any(alive))
+    def policy(inputs: tuple[jax.Array, jax.Array], key: PRNGKey) -> jax.Array:
+        obs, goal = inputs
+        if batched:
+            return policy_fn(obs, goal, key)
+        return jax.vmap(policy_fn)(obs, goal, jax.random.split(key, n))
 
-    def body(carry: tuple) -> tuple:
-        t, state, ts, alive, success, length, key = carry
-        key, step_key = jax.random.split(key)
-        keys = step_key if batched else jax.random.split(step_key, n)
-        action = act(ts.obs, ts.info["goal"], keys)
-        state, ts = jax.vmap(env.step)(state, action)
-        success = jnp.logical_or(success, jnp.logical_and(alive, ts.info["success"] > 0))
-        length = length + alive.astype(jnp.int32)
-        alive = jnp.logical_and(alive, jnp.logical_not(ts.done))
-        alive = jnp.logical_and(alive, jnp.logical_not(success))
-        return t + 1, state, ts, alive, success, length, key
-
-    init = (
-        jnp.zeros((), jnp.int32),
-        state,
-        ts,
-        jnp.ones((n,), bool),
-        jnp.zeros((n,), bool),
-        jnp.zeros((n,), jnp.int32),
+    out = rollout.task_episodes(
+        env,
+        policy,
         key,
+        episodes_per_task,
+        max_steps,
+        chunk,
+        observe=lambda ts: (ts.obs, ts.info["goal"]),
     )
-    _, _, _, _, success, length, _ = jax.lax.while_loop(cond, body, init)
-    success = success.astype(jnp.float32).reshape(num_tasks, episodes_per_task)
-    length = length.reshape(num_tasks, episodes_per_task)
+    success, length = out["success"], out["length"]
     return {
         "success": jnp.mean(success),
         "task_success": jnp.mean(success, axis=1),

@@ -83,7 +83,8 @@ def evaluation_keys(key: PRNGKey, chunk: int | None, seeds: int | None = None) -
     Returns:
         ``fold_in(fold_in(key, EVAL_STREAM), chunk)`` (after a chunk) or ``fold_in(key,
         START_EVAL_STREAM)`` (step 0), split into ``seeds`` keys when ``seeds`` is given. The
-        evaluation itself is ``rollout.evaluate(env, policy, keys[i], num_eval_episodes)``.
+        evaluation itself is ``rollout.evaluate(env, policy, keys[i], num_eval_episodes)``
+        (:func:`make_eval_fn`: per task for an env with evaluation tasks).
     """
     if chunk is None or chunk == -1:
         k = jax.random.fold_in(key, START_EVAL_STREAM)
@@ -195,13 +196,23 @@ def make_chunk_fn(agent: Agent, env: Env, chunk_iterations: int, offline: bool =
 
 
 def make_eval_fn(agent: Agent, env: Env, num_episodes: int, deterministic: bool):
-    """``evaluate(config, state, key) -> metrics`` over ``num_episodes`` fresh episodes."""
+    """``evaluate(config, state, key) -> metrics`` over ``num_episodes`` fresh episodes.
+
+    An agent with ``action_chunk(config) = h_a`` is evaluated with its ``h_a``-action chunks
+    executed open loop (``rollout.evaluate(..., chunk=h_a)``). An env with evaluation tasks
+    (:func:`jaxrl.rollout.has_tasks`, e.g. the point maze) is evaluated per task instead:
+    ``ceil(num_episodes / num_tasks)`` episodes of each task (:func:`jaxrl.rollout.evaluate_tasks`:
+    ``eval_success``, ``eval_success_task<i>``, ``eval_return``, ``eval_length``)."""
 
     def evaluate(config: Any, state: Any, key: PRNGKey) -> dict[str, jax.Array]:
         def policy(obs, k):
             return agent.act(config, env, state, obs, k, deterministic=deterministic)
 
-        return rollout.evaluate(env, policy, key, num_episodes)
+        chunk = rollout.action_chunk(agent, config)
+        if rollout.has_tasks(env):
+            per_task = math.ceil(num_episodes / env.num_tasks)
+            return rollout.evaluate_tasks(env, policy, key, per_task, chunk=chunk)
+        return rollout.evaluate(env, policy, key, num_episodes, chunk=chunk)
 
     return evaluate
 
@@ -983,7 +994,8 @@ def train(
             evaluates its initial state before training: the first history row is ``step: 0``
             with only the evaluation metrics (not repeated on resume). Evaluation keys come from
             :func:`evaluation_keys` (never the training keys).
-        num_eval_episodes: >= 1: episodes per evaluation (run in parallel, from fresh resets).
+        num_eval_episodes: >= 1: episodes per evaluation (run in parallel, from fresh resets;
+            for an env with evaluation tasks, ``ceil(num_eval_episodes / num_tasks)`` per task).
         eval_deterministic: evaluate the policy's mode rather than samples.
         loggers: metric writers (:mod:`jaxrl.loggers`), one row per chunk.
         progress: show a tqdm progress bar.

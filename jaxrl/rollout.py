@@ -11,6 +11,7 @@ acceptable.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -187,43 +188,239 @@ def episode_metrics(
     }
 
 
+def action_chunk(agent: Any, config: Any) -> int:
+    """``h_a``, the number of actions ``agent.act`` returns per observation: ``agent.action_chunk(
+    config)`` when the agent defines it (e.g. DQC's partial chunks, executed open loop), else 1.
+
+    Raises:
+        TypeError: ``action_chunk`` did not return a static Python int (it must read a static
+            config field: the chunk length fixes the evaluation's loop structure).
+        ValueError: it returned a value below 1.
+    """
+    fn = getattr(agent, "action_chunk", None)
+    if fn is None:
+        return 1
+    value = fn(config)
+    try:
+        h = operator.index(value)
+    except TypeError:  # also a tracer (TracerIntegerConversionError)
+        raise TypeError(
+            f"agent {getattr(agent, '__name__', type(agent).__name__)!r}: action_chunk(config) "
+            f"must return a static Python int (read a static config field), got {value!r}"
+        ) from None
+    if h < 1:
+        raise ValueError(f"action_chunk(config) must be >= 1, got {h}")
+    return h
+
+
+def has_tasks(env: Env) -> bool:
+    """Whether ``env`` has evaluation tasks: ``reset_to_task(key, task_id)`` and ``num_tasks``
+    (e.g. the point maze's five OGBench tasks per layout). Such envs are evaluated per task."""
+    return callable(getattr(env, "reset_to_task", None)) and hasattr(env, "num_tasks")
+
+
+def _as_actions(env: Env, actions: jax.Array, chunk: int) -> jax.Array:
+    """``[B, *action_shape]`` (``chunk == 1``; a ``[B, 1, *action_shape]`` chunk is squeezed) or
+    ``[B, chunk, *action_shape]`` (``chunk > 1``); anything else is a clear error at trace time."""
+    shape = tuple(env.spec.action_space.shape)
+    if chunk == 1 and actions.ndim == 2 + len(shape) and actions.shape[1] == 1:
+        return actions[:, 0]
+    want = (chunk,) * (chunk > 1) + shape
+    if tuple(actions.shape[1:]) != want:
+        raise ValueError(
+            f"env {env.spec.name!r}: with chunk={chunk} the policy must return actions of shape "
+            f"[batch, {', '.join(map(str, want))}] ([batch, h_a, *action_shape] for an action "
+            f"chunk), got {tuple(actions.shape)}"
+        )
+    return actions
+
+
+def run_episodes(
+    env: Env,
+    env_state: Any,
+    ts: TimeStep,
+    policy: Callable[[Any, PRNGKey], jax.Array],
+    key: PRNGKey,
+    max_steps: int,
+    chunk: int = 1,
+    observe: Callable[[TimeStep], Any] = lambda ts: ts.obs,
+    until_success: bool = False,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Run a batch of episodes from ``(env_state, ts)`` (``[B]``-batched, e.g. vmapped resets)
+    without autoreset; the one loop behind :func:`evaluate` and :func:`evaluate_tasks`.
+
+    ``policy(observe(ts), key)`` is called once every ``chunk`` env steps, with the observation
+    at the chunk's start and key ``split(key, ceil(max_steps / chunk))[c]`` for chunk ``c``, and
+    returns ``[B, chunk, *action_shape]`` (``chunk == 1``: ``[B, *action_shape]``). The chunk's
+    actions are executed in order, open loop (as DQC executes its ``h_a``-action chunks): the
+    policy sees none of the observations inside a chunk. An episode counts (return, length) every
+    env step up to its first ``terminated``/``truncated`` (with ``until_success``, also its first
+    ``info["success"] > 0``), including one that ends mid-chunk, and nothing after it, nor after
+    ``max_steps`` steps (the last chunk may be partial). Without ``until_success`` the loop is a
+    ``lax.scan`` over chunks (``chunk == 1``: exactly the old per-step scan, same keys and bits);
+    with it a ``lax.while_loop`` that stops once every episode has ended.
+
+    Returns:
+        ``(return [B] float32, length [B] int32, success [B] bool)``; ``success`` is all False
+        without ``until_success``.
+    """
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
+    n = ts.reward.shape[0]
+    num_chunks = -(-max_steps // chunk)
+    ragged = max_steps % chunk != 0  # the last chunk is partial: mask its steps past max_steps
+
+    def env_step(carry: tuple, action: jax.Array, t: jax.Array | None) -> tuple:
+        env_state, inputs, alive, ret, length, success = carry
+        env_state, ts = jax.vmap(env.step)(env_state, action)
+        live = alive if t is None else jnp.logical_and(alive, t < max_steps)
+        ret = ret + jnp.where(live, ts.reward, 0.0)
+        length = length + live.astype(jnp.int32)
+        end = ts.done
+        if until_success:
+            hit = jnp.logical_and(live, ts.info["success"] > 0)
+            success = jnp.logical_or(success, hit)
+            end = jnp.logical_or(end, hit)
+        alive = jnp.logical_and(alive, jnp.logical_not(end))
+        return env_state, observe(ts), alive, ret, length, success
+
+    def chunk_body(carry: tuple, c: jax.Array | None, chunk_key: PRNGKey) -> tuple:
+        actions = _as_actions(env, policy(carry[1], chunk_key), chunk)
+        if chunk == 1:
+            return env_step(carry, actions, None)
+
+        def inner(carry: tuple, xs: tuple) -> tuple:
+            j, action = xs
+            return env_step(carry, action, c * chunk + j if ragged else None), None
+
+        carry, _ = jax.lax.scan(inner, carry, (jnp.arange(chunk), jnp.swapaxes(actions, 0, 1)))
+        return carry
+
+    init = (
+        env_state,
+        observe(ts),
+        jnp.ones((n,), bool),
+        jnp.zeros((n,), jnp.float32),
+        jnp.zeros((n,), jnp.int32),
+        jnp.zeros((n,), bool),
+    )
+    keys = jax.random.split(key, num_chunks)
+    if until_success:
+
+        def cond(loop: tuple) -> jax.Array:
+            c, carry = loop
+            return jnp.logical_and(c < num_chunks, jnp.any(carry[2]))
+
+        def body(loop: tuple) -> tuple:
+            c, carry = loop
+            return c + 1, chunk_body(carry, c, keys[c])
+
+        _, final = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), init))
+    else:
+
+        def scan_body(carry: tuple, xs: Any) -> tuple:
+            c, chunk_key = xs if ragged else (None, xs)
+            return chunk_body(carry, c, chunk_key), None
+
+        xs = (jnp.arange(num_chunks), keys) if ragged else keys
+        final, _ = jax.lax.scan(scan_body, init, xs)
+    _, _, _, ret, length, success = final
+    return ret, length, success
+
+
 def evaluate(
     env: Env,
     act: Callable[[jax.Array, PRNGKey], jax.Array],
     key: PRNGKey,
     num_episodes: int,
     max_steps: int | None = None,
+    chunk: int = 1,
 ) -> dict[str, jax.Array]:
     """Run ``num_episodes`` episodes in parallel, each from a fresh reset, and score them.
 
     ``act(obs [num_episodes, ...], key) -> actions`` is the (deterministic or stochastic) policy.
     Every episode runs to its first ``terminated`` or ``truncated`` (or ``max_steps``, default
-    the spec's ``max_episode_steps``); no autoreset happens. Returns the mean and standard
-    deviation of the returns and the mean episode length.
+    the spec's ``max_episode_steps``); no autoreset happens. With ``chunk = h_a > 1``, ``act``
+    returns ``[num_episodes, h_a, *action_shape]`` action chunks, called once every ``h_a`` steps
+    and executed open loop (:func:`run_episodes`). Returns the mean and standard deviation of the
+    returns and the mean episode length.
     """
     max_steps = max_steps or env.spec.max_episode_steps
     reset_key, key = jax.random.split(key)
     env_state, ts = jax.vmap(env.reset)(jax.random.split(reset_key, num_episodes))
-
-    def body(carry, step_key):
-        env_state, obs, alive, ret, length = carry
-        action = act(obs, step_key)
-        env_state, ts = jax.vmap(env.step)(env_state, action)
-        ret = ret + jnp.where(alive, ts.reward, 0.0)
-        length = length + alive.astype(jnp.int32)
-        alive = jnp.logical_and(alive, jnp.logical_not(ts.done))
-        return (env_state, ts.obs, alive, ret, length), None
-
-    init = (
-        env_state,
-        ts.obs,
-        jnp.ones((num_episodes,), bool),
-        jnp.zeros((num_episodes,), jnp.float32),
-        jnp.zeros((num_episodes,), jnp.int32),
-    )
-    (_, _, _, ret, length), _ = jax.lax.scan(body, init, jax.random.split(key, max_steps))
+    ret, length, _ = run_episodes(env, env_state, ts, act, key, max_steps, chunk)
     return {
         "eval_return": jnp.mean(ret),
         "eval_return_std": jnp.std(ret),
         "eval_length": jnp.mean(length.astype(jnp.float32)),
     }
+
+
+def task_episodes(
+    env: Env,
+    policy: Callable[[Any, PRNGKey], jax.Array],
+    key: PRNGKey,
+    episodes_per_task: int,
+    max_steps: int | None = None,
+    chunk: int = 1,
+    observe: Callable[[TimeStep], Any] = lambda ts: ts.obs,
+) -> dict[str, jax.Array]:
+    """``episodes_per_task`` episodes of every evaluation task of ``env`` (:func:`has_tasks`), all
+    in parallel, each from ``env.reset_to_task(key, task_id)``; ``policy(observe(ts), key)`` as in
+    :func:`run_episodes`. An episode runs to its first success (``info["success"] > 0``, which
+    the env must report), termination or truncation, or ``max_steps`` (default the spec's time
+    limit); the loop stops once every episode has ended.
+
+    Returns:
+        ``success`` (float32 0/1), ``return`` (float32) and ``length`` (int32), each
+        ``[num_tasks, episodes_per_task]``.
+    """
+    if not has_tasks(env):
+        raise ValueError(
+            f"env {env.spec.name!r} has no evaluation tasks (reset_to_task and num_tasks)"
+        )
+    num_tasks = int(env.num_tasks)
+    max_steps = max_steps or env.spec.max_episode_steps
+    n = num_tasks * episodes_per_task
+    reset_key, key = jax.random.split(key)
+    task_ids = jnp.repeat(jnp.arange(num_tasks), episodes_per_task)
+    state, ts = jax.vmap(env.reset_to_task)(jax.random.split(reset_key, n), task_ids)
+    if "success" not in ts.info:
+        raise ValueError(f"env {env.spec.name!r}: task evaluation needs info['success']")
+    ret, length, success = run_episodes(
+        env, state, ts, policy, key, max_steps, chunk, observe=observe, until_success=True
+    )
+    shape = (num_tasks, episodes_per_task)
+    return {
+        "success": success.astype(jnp.float32).reshape(shape),
+        "return": ret.reshape(shape),
+        "length": length.reshape(shape),
+    }
+
+
+def evaluate_tasks(
+    env: Env,
+    act: Callable[[jax.Array, PRNGKey], jax.Array],
+    key: PRNGKey,
+    episodes_per_task: int,
+    max_steps: int | None = None,
+    chunk: int = 1,
+) -> dict[str, jax.Array]:
+    """Goal-conditioned evaluation: :func:`task_episodes` with ``act(obs [B, ...], key)`` (the
+    goal reaches the agent through the observation, e.g. a point maze made with
+    ``goal_in_obs=True``; ``chunk`` as in :func:`evaluate`).
+
+    Returns scalar metrics: ``eval_success`` (mean over tasks), ``eval_success_task<i>`` for each
+    task ``i``, ``eval_return`` / ``eval_return_std`` and ``eval_length`` (means over every
+    episode; an episode ends at its first success).
+    """
+    out = task_episodes(env, act, key, episodes_per_task, max_steps, chunk)
+    task_success = jnp.mean(out["success"], axis=1)
+    metrics = {"eval_success": jnp.mean(task_success)}
+    metrics.update({f"eval_success_task{i}": s for i, s in enumerate(task_success)})
+    metrics.update(
+        eval_return=jnp.mean(out["return"]),
+        eval_return_std=jnp.std(out["return"]),
+        eval_length=jnp.mean(out["length"].astype(jnp.float32)),
+    )
+    return metrics

@@ -162,6 +162,7 @@ class Agent(Protocol):
         train_step(config, env, state, data=None) -> (state, metrics)
         act(config, env, state, obs, key, deterministic=False) -> env actions for a batch of obs
         steps_per_iteration(config) -> int     # env steps per train_step (offline: gradient steps)
+        action_chunk(config) -> int            # optional: act returns [B, h_a, ...] chunks
         prepare_data(config, env, dataset) -> data     # optional, offline only
 
     - ``config`` is the agent's ``Config`` (dynamic fields may be traced, even vmapped);
@@ -179,6 +180,16 @@ class Agent(Protocol):
       ``init`` and ``train_step`` must agree. :func:`agent_modes` reads this from the signatures.
     - ``act`` must not change ``state``; the driver evaluates with it (``deterministic`` for the
       policy's mode) and the dataset is never passed to it: statistics it needs live in the state.
+    - An optional ``action_chunk(config) -> int`` (``h_a``, a static Python int read from static
+      config fields; 1 when absent) makes ``act`` return an action *chunk* per observation,
+      ``[B, h_a, *action_shape]`` (time-major), which evaluation executes open loop over ``h_a``
+      env steps, calling ``act`` once per chunk with the observation at its start (DQC's
+      open-loop execution; :func:`jaxrl.rollout.run_episodes`). With ``h_a = 1`` either
+      ``[B, 1, *action_shape]`` or ``[B, *action_shape]`` is accepted.
+    - Evaluation acts on the observation only: an env with evaluation tasks
+      (:func:`jaxrl.rollout.has_tasks`) is evaluated per task (``eval_success``,
+      ``eval_success_task<i>``), and a goal reaches the agent through the observation (e.g.
+      ``envs.make("pointmaze-medium", goal_in_obs=True)``).
     - An optional ``NAME`` (str) names the agent in progress bars and checkpoint records.
     - An optional ``check_env(config, env) -> None`` refuses an env the agent cannot train on
       (e.g. discrete actions for a continuous-only agent), reading only ``env.spec``, with a

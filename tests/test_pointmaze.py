@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import deque
 
@@ -251,3 +252,114 @@ def test_vmap_hash_registry_and_goal_in_obs():
     vstate, vts = jax.jit(vec.step)(vstate, jnp.zeros((4, 2)))
     assert vts.obs.shape == (4, 4)
     np.testing.assert_allclose(pm.to_ogbench_xy(jnp.array([1.0, 1.0])), [0.0, 0.0])
+
+
+# --- goal-conditioned evaluation through jaxrl.rollout (the agent acts on [pos, goal]) ----------
+
+
+def obs_oracle(env, h_a: int = 1):
+    """An agent-style policy on ``[pos, goal]`` observations; ``h_a > 1``: the first oracle
+    action repeated ``h_a`` times (a chunk executed open loop)."""
+
+    def act(obs, key):
+        a = env.oracle_action(obs[:, :2], obs[:, 2:])
+        return a if h_a == 1 else jnp.repeat(a[:, None], h_a, axis=1)
+
+    return act
+
+
+TASK_METRICS = {
+    "eval_success",
+    *(f"eval_success_task{i}" for i in range(5)),
+    "eval_return",
+    "eval_return_std",
+    "eval_length",
+}
+
+
+def test_goal_conditioned_evaluation_per_task():
+    from jaxrl import rollout
+
+    env = envs.make("pointmaze-medium", goal_in_obs=True)
+    assert rollout.has_tasks(env) and env.num_tasks == 5
+    evaluate = jax.jit(
+        lambda k, h: rollout.evaluate_tasks(env, obs_oracle(env, h), k, 8, chunk=h),
+        static_argnums=1,
+    )
+    oracle = jax.device_get(evaluate(jax.random.key(0), 1))
+    assert set(oracle) == TASK_METRICS and all(np.ndim(v) == 0 for v in oracle.values())
+    assert all(oracle[f"eval_success_task{i}"] == 1.0 for i in range(5)), oracle
+    assert oracle["eval_success"] == 1.0 == oracle["eval_return"]  # reward 1 at the goal only
+    assert oracle["eval_length"] < 200
+    # the same oracle through the thin pointmaze wrapper: the same episodes
+    wrapped = pm.evaluate_tasks(
+        env, lambda o, g, k: env.oracle_action(o, g), jax.random.key(0), 8, batched=True
+    )
+    assert float(wrapped["success"]) == 1.0
+    np.testing.assert_allclose(float(wrapped["episode_length"]), oracle["eval_length"])
+    # a chunked oracle (first action repeated h_a = 5 times, open loop) still solves the maze
+    chunked = jax.device_get(evaluate(jax.random.key(0), 5))
+    assert set(chunked) == TASK_METRICS
+    assert all(chunked[f"eval_success_task{i}"] >= 0.75 for i in range(5)), chunked
+    # zero actions never reach a goal in another cell: the whole time limit, no success
+    zero = jax.jit(
+        lambda k: rollout.evaluate_tasks(env, lambda o, kk: jnp.zeros((o.shape[0], 2)), k, 2)
+    )(jax.random.key(1))
+    assert float(zero["eval_success"]) == 0.0 and float(zero["eval_length"]) == 1000.0
+
+
+def test_random_agent_policy_rarely_succeeds_per_task():
+    from jaxrl import rollout
+
+    env = envs.make("pointmaze-medium", goal_in_obs=True)
+
+    def act(obs, key):
+        return jax.random.uniform(key, (obs.shape[0], 2), minval=-1.0, maxval=1.0)
+
+    out = jax.jit(lambda k: rollout.evaluate_tasks(env, act, k, 8))(jax.random.key(2))
+    assert float(out["eval_success"]) <= 0.3, out
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkedOracleAgent:
+    """A tiny Agent with ``action_chunk``: no learning, the oracle's first action repeated."""
+
+    h_a: int = 3
+    NAME = "chunked_oracle"
+
+    def init(self, config, env, key):
+        return {"step": jnp.zeros((), jnp.int32)}
+
+    def train_step(self, config, env, state):
+        return {"step": state["step"] + 1}, {"loss": jnp.zeros(())}
+
+    def act(self, config, env, state, obs, key, deterministic=False):
+        a = env.oracle_action(obs[:, :2], obs[:, 2:])
+        return jnp.repeat(a[:, None], self.action_chunk(config), axis=1)
+
+    def steps_per_iteration(self, config):
+        return 1
+
+    def action_chunk(self, config):
+        return self.h_a
+
+
+def test_train_evaluates_chunked_agents_per_task():
+    import jaxrl
+
+    env = envs.make("pointmaze-medium", goal_in_obs=True)
+    result = jaxrl.train(
+        ChunkedOracleAgent(),
+        {},
+        env,
+        jax.random.key(0),
+        2,
+        chunk_steps=1,
+        num_eval_episodes=12,  # ceil(12 / 5) = 3 episodes per task
+        progress=False,
+    )
+    h = result.history
+    assert set(h) >= TASK_METRICS and "eval_success_task5" not in h
+    np.testing.assert_array_equal(h["step"], [0, 1, 2])
+    for i in range(5):
+        assert np.all(np.asarray(h[f"eval_success_task{i}"]) >= 2 / 3), h

@@ -137,3 +137,188 @@ def test_evaluate_scores_whole_episodes_without_autoreset():
     out = rollout.evaluate(env, act, jax.random.key(0), num_episodes=4)
     assert float(out["eval_return"]) == 3.0
     assert float(out["eval_length"]) == 3.0
+
+
+# --- open-loop action chunks (DQC's execution of h_a-action chunks) ----------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Tape:
+    """obs = (t, start). Reward 1 when the action equals the step counter t (so only actions
+    applied in order score), else 0; the action 99 terminates."""
+
+    spec = EnvSpec("tape", (2,), Box.uniform((1,), -100.0, 100.0), 1000)
+
+    def reset(self, key):
+        s = CounterState(t=jnp.zeros(()), start=jax.random.uniform(key))
+        return s, TimeStep(
+            jnp.stack([s.t, s.start]), jnp.zeros(()), jnp.array(False), jnp.array(False)
+        )
+
+    def step(self, s, a):
+        reward = (a[0] == s.t).astype(jnp.float32)
+        s = s.replace(t=s.t + 1)
+        return s, TimeStep(jnp.stack([s.t, s.start]), reward, a[0] >= 99, jnp.array(False))
+
+
+def counting_chunk_policy(h, calls, stop_at=None):
+    """Chunk [t0, t0+1, ..., t0+h-1] from the chunk-start observation t0; records each call's
+    t0 per episode. ``stop_at=j``: episodes with start > 0.5 play 99 (terminate) at position j."""
+
+    def act(obs, key):
+        jax.debug.callback(lambda t: calls.append(np.asarray(t).copy()), obs[:, 0], ordered=True)
+        chunk = obs[:, :1][:, None, :] + jnp.arange(h, dtype=jnp.float32)[None, :, None]
+        if stop_at is not None:
+            stop = (obs[:, 1] > 0.5)[:, None, None] & (jnp.arange(h) == stop_at)[None, :, None]
+            chunk = jnp.where(stop, 99.0, chunk)
+        return chunk
+
+    return act
+
+
+def test_chunk_is_applied_in_order_and_policy_called_once_per_chunk():
+    calls = []
+    act = counting_chunk_policy(4, calls)
+    out = jax.jit(lambda k: rollout.evaluate(Tape(), act, k, 3, max_steps=12, chunk=4))(
+        jax.random.key(0)
+    )
+    # every step scored 1: the env saw t0, t0+1, ... in order; all 12 steps counted
+    assert float(out["eval_return"]) == 12.0 and float(out["eval_length"]) == 12.0
+    np.testing.assert_array_equal(np.stack(calls), [[0, 0, 0], [4, 4, 4], [8, 8, 8]])
+    # reversed chunks score only where the reversed action happens to equal t: never
+    rev = jax.jit(
+        lambda k: rollout.evaluate(Tape(), lambda o, kk: act(o, kk)[:, ::-1], k, 3, 12, chunk=4)
+    )(jax.random.key(0))
+    assert float(rev["eval_return"]) == 0.0 and float(rev["eval_length"]) == 12.0
+
+
+def test_episode_ending_mid_chunk_stops_counting_there():
+    calls = []
+    act = counting_chunk_policy(4, calls, stop_at=2)
+    key = jax.random.key(3)
+    reset_key, _ = jax.random.split(key)
+    starts = np.asarray(jax.vmap(Tape().reset)(jax.random.split(reset_key, 8))[1].obs[:, 1])
+    assert (starts > 0.5).any() and (starts <= 0.5).any()
+    env_state, ts = jax.vmap(Tape().reset)(jax.random.split(reset_key, 8))
+    ret, length, _ = jax.jit(
+        lambda k: rollout.run_episodes(Tape(), env_state, ts, act, k, max_steps=10, chunk=4)
+    )(jax.random.split(key)[1])
+    stop = starts > 0.5
+    # terminating episodes: 2 scored steps, then the terminal step (reward 0): length 3
+    np.testing.assert_array_equal(np.asarray(length), np.where(stop, 3, 10))
+    np.testing.assert_array_equal(np.asarray(ret), np.where(stop, 2.0, 10.0))
+    # max_steps=10 is not a multiple of 4: three chunks, the last one partial
+    calls = np.stack(calls)
+    assert calls.shape == (3, 8)
+    np.testing.assert_array_equal(
+        calls[:, ~stop], np.broadcast_to([[0], [4], [8]], (3, (~stop).sum()))
+    )
+
+
+def test_time_limit_mid_chunk_and_partial_last_chunk():
+    env = TimeLimit(Tape(), 7)
+    act = counting_chunk_policy(3, [])
+    out = rollout.evaluate(env, act, jax.random.key(1), 4, chunk=3)  # truncated mid-chunk
+    assert float(out["eval_return"]) == 7.0 and float(out["eval_length"]) == 7.0
+    for max_steps in (1, 5, 6, 7):  # partial last chunks and an exact multiple
+        out = rollout.evaluate(env, act, jax.random.key(1), 2, max_steps=max_steps, chunk=3)
+        assert float(out["eval_length"]) == max_steps == float(out["eval_return"])
+
+
+def test_chunked_evaluate_vmaps_over_seeds():
+    env = TimeLimit(Tape(), 9)
+
+    def act(obs, key):  # stochastic: some chunks are played in order, some reversed
+        chunk = obs[:, :1][:, None, :] + jnp.arange(4.0)[None, :, None]
+        flip = jax.random.bernoulli(key, 0.5, (obs.shape[0], 1, 1))
+        return jnp.where(flip, chunk[:, ::-1], chunk)
+
+    keys = jax.random.split(jax.random.key(5), 3)
+    batched = jax.jit(jax.vmap(lambda k: rollout.evaluate(env, act, k, 6, chunk=4)))(keys)
+    for i, k in enumerate(keys):
+        one = rollout.evaluate(env, act, k, 6, chunk=4)
+        for name in one:
+            np.testing.assert_allclose(batched[name][i], one[name], rtol=1e-6, err_msg=name)
+    assert float(jnp.min(batched["eval_return"])) < 9.0  # the flips mattered
+
+
+def _old_evaluate(env, act, key, num_episodes, max_steps=None):
+    """rollout.evaluate before action chunks existed (copied verbatim)."""
+    max_steps = max_steps or env.spec.max_episode_steps
+    reset_key, key = jax.random.split(key)
+    env_state, ts = jax.vmap(env.reset)(jax.random.split(reset_key, num_episodes))
+
+    def body(carry, step_key):
+        env_state, obs, alive, ret, length = carry
+        action = act(obs, step_key)
+        env_state, ts = jax.vmap(env.step)(env_state, action)
+        ret = ret + jnp.where(alive, ts.reward, 0.0)
+        length = length + alive.astype(jnp.int32)
+        alive = jnp.logical_and(alive, jnp.logical_not(ts.done))
+        return (env_state, ts.obs, alive, ret, length), None
+
+    init = (
+        env_state,
+        ts.obs,
+        jnp.ones((num_episodes,), bool),
+        jnp.zeros((num_episodes,), jnp.float32),
+        jnp.zeros((num_episodes,), jnp.int32),
+    )
+    (_, _, _, ret, length), _ = jax.lax.scan(body, init, jax.random.split(key, max_steps))
+    return {
+        "eval_return": jnp.mean(ret),
+        "eval_return_std": jnp.std(ret),
+        "eval_length": jnp.mean(length.astype(jnp.float32)),
+    }
+
+
+def test_chunk_1_is_bit_identical_to_the_old_evaluation():
+    from jaxrl import envs
+
+    env = envs.make("pendulum")
+
+    def act(obs, key):  # stochastic and observation-dependent
+        noise = jax.random.normal(key, (obs.shape[0], 1))
+        return jnp.clip(-obs[:, 2:3] + 0.5 * noise, -2.0, 2.0)
+
+    key = jax.random.key(7)
+    old = jax.jit(lambda k: _old_evaluate(env, act, k, 5))(key)
+    new = jax.jit(lambda k: rollout.evaluate(env, act, k, 5))(key)
+    as_chunk = jax.jit(lambda k: rollout.evaluate(env, lambda o, kk: act(o, kk)[:, None], k, 5))
+    for got in (new, as_chunk(key)):
+        assert sorted(got) == sorted(old)
+        for name in old:
+            np.testing.assert_array_equal(np.asarray(got[name]), np.asarray(old[name]), name)
+    # the counter env too, and a ragged max_steps
+    env = TimeLimit(Counter(), 5)
+    old = _old_evaluate(env, lambda o, k: jax.random.uniform(k, (o.shape[0], 1)), key, 6, 4)
+    new = rollout.evaluate(env, lambda o, k: jax.random.uniform(k, (o.shape[0], 1)), key, 6, 4)
+    for name in old:
+        np.testing.assert_array_equal(np.asarray(new[name]), np.asarray(old[name]), name)
+
+
+def test_wrong_chunk_shape_and_bad_chunk_are_clear_errors():
+    env = TimeLimit(Counter(), 5)
+    with pytest.raises(ValueError, match=r"chunk=3 .* shape \[batch, 3, 1\].*got \(2, 1\)"):
+        rollout.evaluate(
+            env, lambda o, k: jnp.zeros((o.shape[0], 1)), jax.random.key(0), 2, chunk=3
+        )
+    with pytest.raises(ValueError, match="chunk must be an int >= 1"):
+        rollout.evaluate(
+            env, lambda o, k: jnp.zeros((o.shape[0], 1)), jax.random.key(0), 2, chunk=0
+        )
+
+
+def test_action_chunk_of_an_agent():
+    import types
+
+    assert rollout.action_chunk(types.SimpleNamespace(), None) == 1
+    agent = types.SimpleNamespace(action_chunk=lambda c: c["h_a"])
+    assert rollout.action_chunk(agent, {"h_a": 5}) == 5
+    assert rollout.action_chunk(agent, {"h_a": np.int64(2)}) == 2
+    with pytest.raises(ValueError, match=">= 1"):
+        rollout.action_chunk(agent, {"h_a": 0})
+    with pytest.raises(TypeError, match="static Python int"):
+        jax.jit(lambda h: rollout.action_chunk(agent, {"h_a": h}))(3)
+    with pytest.raises(TypeError, match="static Python int"):
+        rollout.action_chunk(agent, {"h_a": 2.5})
