@@ -7,10 +7,11 @@
 
 ``RUN_DIR`` is anything :func:`jaxrl.load_policy` accepts: a run folder, a comparison's member
 folder, a checkpoint folder, or a comparison run with ``--member``. Each seed's policy (the
-newest checkpoint, or ``--step``) is evaluated with :func:`jaxrl.rollout.evaluate` on the env the
-run trained on; the mean and standard deviation of the return over all episodes and seeds are
-printed and written to ``evaluation.json`` in the run folder (the member's folder with
-``--member``). Policies act with their mode (``--deterministic``, the default, as the training
+newest checkpoint, or ``--step``) is evaluated as the training run evaluated it
+(``Policy.evaluate``: open-loop action chunks, per-task success where the env has tasks) on the
+env the run trained on; the mean and standard deviation of the return over all episodes and
+seeds are printed and written to ``evaluation.json`` in the run folder (the member's folder
+with ``--member``). Policies act with their mode (``--deterministic``, the default, as the training
 evaluations do) or sample (``--stochastic``).
 
 ``--video PATH`` records one episode of the first evaluated seed:

@@ -55,7 +55,7 @@ import numpy as np
 from jaxrl import rollout
 from jaxrl.checkpoint import Checkpointer
 from jaxrl.config import from_json
-from jaxrl.driver import canonical_config
+from jaxrl.driver import canonical_config, make_eval_fn
 from jaxrl.types import Agent, Box, Env, PRNGKey, agent_modes, agent_name
 
 __all__ = [
@@ -98,13 +98,10 @@ def _act_fn(agent: Agent, env: Env) -> Callable[..., jax.Array]:
 def _evaluate_fn(
     agent: Agent, env: Env, num_episodes: int, deterministic: bool
 ) -> Callable[..., dict[str, jax.Array]]:
-    def evaluate(state: Any, config: Any, key: PRNGKey) -> dict[str, jax.Array]:
-        def policy(obs: jax.Array, k: PRNGKey) -> jax.Array:
-            return agent.act(config, env, state, obs, k, deterministic=deterministic)
-
-        return rollout.evaluate(env, policy, key, num_episodes)
-
-    return jax.jit(evaluate)
+    # The driver's own evaluation: open-loop action chunks and per-task success where the agent
+    # and env have them, so a loaded policy scores exactly as the training run did.
+    evaluate = make_eval_fn(agent, env, num_episodes, deterministic)
+    return jax.jit(lambda state, config, key: evaluate(config, state, key))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -113,10 +110,13 @@ class Policy:
 
     ``obs`` is one observation (shape ``spec.obs_shape``; returns one action) or a batch
     ``[B, *obs_shape]`` (returns ``[B, ...]`` actions, with one ``key`` for the whole batch, as
-    ``agent.act`` takes it). Actions are in the env's own bounds (what ``env.step`` takes). The
-    call is jitted (compiled once per agent, env and input shape) and can be used inside other
-    jitted code, e.g. ``rollout.evaluate(policy.env, policy, key, n)``. ``deterministic=True``
-    acts with the policy's mode, as the driver's evaluation does by default.
+    ``agent.act`` takes it). An agent with ``action_chunk(config) = h_a > 1`` returns a chunk of
+    ``h_a`` actions per observation (``[h_a, ...]`` / ``[B, h_a, ...]``), to be executed open
+    loop as :meth:`evaluate` does. Actions are in the env's own bounds (what ``env.step``
+    takes). The call is jitted (compiled once per agent, env and input shape) and can be used
+    inside other jitted code, e.g. ``rollout.evaluate(policy.env, policy, key, n)``.
+    ``deterministic=True`` acts with the policy's mode, as the driver's evaluation does by
+    default.
     """
 
     agent: Agent
@@ -159,9 +159,11 @@ class Policy:
     def evaluate(
         self, key: PRNGKey, num_episodes: int = 16, deterministic: bool = True
     ) -> dict[str, float]:
-        """:func:`jaxrl.rollout.evaluate` of this policy on :attr:`env`: mean and standard
-        deviation of the return over ``num_episodes`` fresh episodes and the mean length. The
-        compiled evaluation is shared by all policies of the same agent and env."""
+        """The driver's evaluation of this policy on :attr:`env`
+        (:func:`jaxrl.driver.make_eval_fn`): mean and standard deviation of the return over
+        ``num_episodes`` fresh episodes and the mean length, plus per-task success on envs with
+        evaluation tasks; action chunks run open loop. The compiled evaluation is shared by all
+        policies of the same agent and env."""
         fn = _evaluate_fn(self.agent, self.env, int(num_episodes), bool(deterministic))
         return {k: float(v) for k, v in jax.device_get(fn(self.state, self.config, key)).items()}
 
@@ -193,8 +195,9 @@ def _used_leaves(agent: Agent, config: Any, env: Env, state: Any) -> list[bool]:
         for i, var in enumerate(jaxpr.invars[: len(leaves)]):
             used[i] = used[i] or id(var) in read
         out = jax.eval_shape(act, leaves, obs)
-        expected = (1, *env.spec.action_space.shape)
-        if tuple(out.shape) != expected:
+        chunk = rollout.action_chunk(agent, config)
+        expected = (1, *((chunk,) if chunk > 1 else ()), *env.spec.action_space.shape)
+        if tuple(out.shape) not in (expected, (1, 1, *env.spec.action_space.shape)):
             raise ValueError(
                 f"{agent_name(agent)}.act returned actions of shape {tuple(out.shape)} for one "
                 f"observation of {env.spec.name!r}, expected {expected}: does the state still "

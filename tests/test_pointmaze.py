@@ -363,3 +363,22 @@ def test_train_evaluates_chunked_agents_per_task():
     np.testing.assert_array_equal(h["step"], [0, 1, 2])
     for i in range(5):
         assert np.all(np.asarray(h[f"eval_success_task{i}"]) >= 2 / 3), h
+
+
+def test_loaded_policy_evaluates_chunks_and_tasks_as_the_driver_does():
+    """``Policy.evaluate`` is the driver's evaluation: the same open-loop chunks and per-task
+    success, so it reproduces the training run's last evaluation for the same key."""
+    import jaxrl
+    from jaxrl.driver import evaluation_keys
+    from jaxrl.policy import make_policy
+
+    env = envs.make("pointmaze-medium", goal_in_obs=True)
+    key = jax.random.key(3)
+    agent = ChunkedOracleAgent()
+    result = jaxrl.train(
+        agent, {}, env, key, 2, chunk_steps=1, num_eval_episodes=12, progress=False
+    )
+    policy = make_policy(agent, {}, env, result.state)
+    again = policy.evaluate(evaluation_keys(key, 1), num_episodes=12)
+    for name in ("eval_success", "eval_return", *(f"eval_success_task{i}" for i in range(5))):
+        assert again[name] == result.history[name][-1], name
