@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxrl.agents import gorl, ppo, props
+from jaxrl.agents import dqc, gorl, ppo, props
 
 PPO_PRESETS: dict[str, ppo.Config] = {
     # Swing-up in about 400k steps (eval return about -200; random policy about -1200).
@@ -172,3 +172,19 @@ PROPS_PRESETS: dict[str, props.Config] = {
     ),
     **{name: config for name, (config, _) in PROPS_PAPER.items()},
 }
+
+
+DQC_CPU = dqc.Config(
+    learning_rate=1e-3,
+    discount=0.99,
+    horizon=8,
+    action_horizon=2,
+    best_of_n=8,
+    flow_steps=5,
+    batch_size=128,
+    hidden_sizes=(64, 64),
+    actor_hidden_sizes=(64, 64),
+)
+"""DQC at CPU scale (h = 8, h_a = 2, 2 x 64 nets, batch 128): what tests/test_dqc.py trains on a
+small point-maze navigate dataset; a smoke-test configuration, not a tuned one (the paper's
+setting is ``dqc.Config()``)."""
