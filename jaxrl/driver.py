@@ -387,6 +387,7 @@ class _Run:
     total_iters: int
     data: Any  # the prepared dataset of an offline run, else None
     key: PRNGKey
+    data_shapes: dict[str, list[int]] | None = None  # per-row shapes of the raw dataset
 
     @property
     def offline(self) -> bool:
@@ -510,6 +511,7 @@ class _Outputs:
                 "config": config_record(run.base),
                 # the whole config as JSON (jaxrl.config.from_json rebuilds it: jaxrl.policy)
                 "agent_config": to_json(run.first) if dataclasses.is_dataclass(run.first) else None,
+                "data_shapes": run.data_shapes,
                 "chunk_iterations": chunks.iterations,
                 "chunks_done": chunk + 1,
                 "history_rows": history_rows,
@@ -777,6 +779,7 @@ def _setup(agent: Agent, config: Any, env: Env, key: PRNGKey, args: _Arguments, 
     first, per_iter = _check_run(agent, config, args, data)
     sweep = config if isinstance(config, Sweep) else None
     layout = _Layout(sweep=sweep.size if sweep else None, seeds=args.seeds)
+    data_shapes = _data_shapes(data)
     if data is not None and hasattr(agent, "prepare_data"):
         data = agent.prepare_data(first, env, data)
     return _Run(
@@ -789,7 +792,22 @@ def _setup(agent: Agent, config: Any, env: Env, key: PRNGKey, args: _Arguments, 
         total_iters=math.ceil(args.total_steps / per_iter),
         data=data,
         key=key,
+        data_shapes=data_shapes,
     )
+
+
+def _data_shapes(data: Any) -> dict[str, list[int]] | None:
+    """Per-row shapes of a dataset's observations and actions, for the checkpoint record: what
+    :func:`jaxrl.load_policy` needs to rebuild an offline agent's state without the data (the
+    dataset's observations may differ from the env's, e.g. states without goals)."""
+    if data is None:
+        return None
+    shapes = {
+        name: list(np.shape(getattr(data, name))[1:])
+        for name in ("observations", "actions")
+        if hasattr(data, name)
+    }
+    return shapes or None
 
 
 def _initial_state(run: _Run, init_state: Any) -> Any:

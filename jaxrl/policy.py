@@ -415,13 +415,17 @@ def num_seeds(path: str | os.PathLike[str], *, member: str | None = None) -> int
 # --- the state's structure ---------------------------------------------------------------------
 
 
-def _placeholder_data(agent: Agent, config: Any, env: Env) -> Any:
-    """A prepared two-row dataset of ``env``'s shapes: what an offline agent's ``init`` needs to
-    show the structure of its state (the state keeps per-feature statistics, not the rows)."""
+def _placeholder_data(
+    agent: Agent, config: Any, env: Env, shapes: dict[str, list[int]] | None = None
+) -> Any:
+    """A prepared two-row dataset: what an offline agent's ``init`` needs to show the structure
+    of its state (the state keeps per-feature statistics, not the rows). Row shapes come from the
+    checkpoint record's ``data_shapes`` (the training dataset's), else from ``env``'s spec."""
     from jaxrl.data import Dataset
 
     spec = env.spec
-    obs = np.zeros((2, *spec.obs_shape), np.float32)
+    shapes = shapes or {}
+    obs = np.zeros((2, *shapes.get("observations", spec.obs_shape)), np.float32)
     space = spec.action_space
     if isinstance(space, Box):
         middle = (np.asarray(space.low, np.float32) + np.asarray(space.high, np.float32)) / 2
@@ -447,7 +451,7 @@ def abstract_state(agent: Agent, config: Any, env: Env, record: dict[str, Any]) 
     if "online" in agent_modes(agent):
         one = jax.eval_shape(lambda k: agent.init(config, env, k), key)
     else:
-        data = _placeholder_data(agent, config, env)
+        data = _placeholder_data(agent, config, env, record.get("data_shapes"))
         one = jax.eval_shape(lambda k: agent.init(config, env, k, data), key)
     lead = tuple(
         n for n in (len(record["sweep"]) if record.get("sweep") else None, record.get("seeds")) if n
