@@ -4,6 +4,11 @@ envs.make("pendulum")                  # pure-JAX tasks in envs/classic.py
 envs.make("brax/ant", backend="mjx")   # any brax.envs environment
 envs.make("playground/HopperStand")    # MuJoCo Playground DM Control suite (MJX)
 envs.make("pointmaze-medium")          # goal-conditioned OGBench-style mazes in envs/pointmaze.py
+envs.make("pointmaze-medium-goal")     # the same maze observing [pos, goal] (goal_in_obs=True)
+
+Every env's ``spec.name`` is a name :func:`make` accepts and rebuilds it from (with default
+keyword arguments), which is all a checkpoint records of its env: ``pointmaze-<layout>-goal``
+exists so the goal-in-observation maze that goal-conditioned agents (DQC) train on round-trips.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ def list_envs() -> list[str]:
 
     return (
         sorted(classic.REGISTRY)
-        + [f"pointmaze-{n}" for n in pointmaze.LAYOUTS]
+        + pointmaze.registry_names()
         + [f"brax/{n}" for n in brax_envs.ENV_NAMES]
         + [f"playground/{n}" for n in playground.ENV_NAMES]
     )
@@ -45,7 +50,7 @@ def make(name: str, **kwargs: Any) -> Env:
     if name.startswith("pointmaze-"):
         from jaxrl.envs import pointmaze
 
-        return pointmaze.make(name.removeprefix("pointmaze-"), **kwargs)
+        return pointmaze.make_by_name(name.removeprefix("pointmaze-"), **kwargs)
     from jaxrl.envs import classic
 
     if name in classic.REGISTRY:

@@ -29,6 +29,14 @@ Task
     (OGBench's limit for pointmaze medium, large and giant).
     Observation: the position ``(2,)``; the goal is in ``info["goal"]``. With ``goal_in_obs=True``
     the observation is ``[pos, goal]`` ``(4,)``, for agents that are not goal-aware.
+
+Registry names
+    ``pointmaze-<layout>`` (``envs.make("pointmaze-medium")``) is the position-only maze and
+    ``pointmaze-<layout>-goal`` the same maze with ``goal_in_obs=True``. ``spec.name`` is the
+    registry name of the env it belongs to (``make("medium", goal_in_obs=True).spec.name ==
+    "pointmaze-medium-goal"``), so a checkpoint, which records only ``spec.name``, rebuilds the
+    right observation with ``envs.make(spec.name)``. (Other keyword arguments, e.g.
+    ``step_size``, are not part of the name.)
     ``reset`` draws distinct uniformly random free start and goal cells; ``reset_to_task`` uses
     OGBench's evaluation task. Both add uniform noise of +-0.25 cells per axis to the start and the
     goal (OGBench's ``add_noise``: +-maze_unit / 4, applied to both by default).
@@ -125,6 +133,34 @@ TASKS: dict[str, tuple[tuple[tuple[int, int], tuple[int, int]], ...]] = {
         ((5, 9), (3, 8)),
     ),
 }
+
+GOAL_SUFFIX = "-goal"
+"""Registry-name suffix of the goal-in-observation maze: ``pointmaze-<layout>-goal``."""
+
+
+def registry_names() -> list[str]:
+    """Every maze name ``envs.make`` accepts: ``pointmaze-<layout>`` then
+    ``pointmaze-<layout>-goal`` (observation ``[pos, goal]``) for each layout."""
+    return [f"pointmaze-{n}{s}" for n in LAYOUTS for s in ("", GOAL_SUFFIX)]
+
+
+def make_by_name(name: str, **kwargs: Any) -> PointMazeEnv:
+    """:func:`make` from a registry name (``"medium"`` or ``"medium-goal"``, without the
+    ``pointmaze-`` prefix); the ``-goal`` suffix sets ``goal_in_obs=True``.
+
+    Raises:
+        ValueError: unknown layout, or ``goal_in_obs=False`` passed with a ``-goal`` name.
+    """
+    if name.endswith(GOAL_SUFFIX):
+        if kwargs.get("goal_in_obs", True) is not True:
+            raise ValueError(
+                f"pointmaze-{name} has the goal in its observation; goal_in_obs=False conflicts "
+                f"(use pointmaze-{name.removesuffix(GOAL_SUFFIX)})"
+            )
+        kwargs["goal_in_obs"] = True
+        name = name.removesuffix(GOAL_SUFFIX)
+    return make(name, **kwargs)
+
 
 # OGBench's BFS neighbour order (di, dj); the first strictly better neighbour wins ties.
 _NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1))
@@ -303,7 +339,7 @@ class PointMaze:
     @property
     def spec(self) -> EnvSpec:
         return EnvSpec(
-            name=f"pointmaze-{self.name}",
+            name=f"pointmaze-{self.name}" + (GOAL_SUFFIX if self.goal_in_obs else ""),
             obs_shape=(4,) if self.goal_in_obs else (2,),
             action_space=Box.uniform((2,), -1.0, 1.0),
             max_episode_steps=1000,
@@ -602,8 +638,11 @@ __all__ = [
     "PointMazeEnv",
     "PointMazeState",
     "evaluate_tasks",
+    "GOAL_SUFFIX",
     "make",
+    "make_by_name",
     "plot_episode",
+    "registry_names",
     "to_ogbench_xy",
     "unwrap",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import jaxrl
-from jaxrl import data, runs
+from jaxrl import data, rollout, runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -53,6 +53,12 @@ PROPS = [
 ]
 OFFLINE = ["--config.batch-size", "32", "--config.hidden-sizes", "16", "16", "--eval-every", "20"]
 COMMON = ["--num-eval-episodes", "2", "--no-progress"]
+DQC = [
+    *("--config.batch-size", "16", "--config.hidden-sizes", "8", "--config.actor-hidden-sizes"),
+    *("8", "--config.horizon", "4", "--config.action-horizon", "2", "--config.best-of-n", "2"),
+    *("--config.flow-steps", "2", "--eval-every", "20", "--dataset", "{maze}"),
+]
+"""A tiny DQC config on the tiny point-maze dataset ("{maze}"); 5 tasks x 1 episode."""
 
 SCRIPTS = {
     # script: (argv, total_steps of the part run, of the whole run); "{data}": the dataset
@@ -70,6 +76,8 @@ SCRIPTS = {
     "td3_bc": ([*OFFLINE, *COMMON, "--dataset", "{data}"], 40, 60),
     "prdc": ([*OFFLINE, *COMMON, "--dataset", "{data}"], 40, 60),
     "prdc_vs_td3_bc": ([*OFFLINE, *COMMON, "--datasets", "{data}", "--seeds", "2"], 40, 60),
+    "dqc": ([*DQC, *COMMON, "--seeds", "2"], 40, 60),  # compiles shared with dqc_variants
+    "dqc_variants": ([*DQC, *COMMON, "--variants", "dqc", "os", "--seeds", "2"], 40, 60),
 }
 
 
@@ -90,6 +98,15 @@ def dataset(tmp_path_factory) -> str:
         "random+good", ds, 200, env="pendulum", random_return=low, expert_return=high
     )
     return make_dataset.write(ds, path, card)
+
+
+@pytest.fixture(scope="session")
+def maze_dataset(tmp_path_factory) -> str:
+    """A tiny point-maze navigate dataset written by ``make_dataset.py pointmaze`` (4 episodes of
+    100 steps; its card names pointmaze-medium)."""
+    path = str(tmp_path_factory.mktemp("maze") / "pointmaze-medium-navigate.npz")
+    argv = ["pointmaze", "--episodes", "4", "--episode-length", "100", "--batch", "4"]
+    return script("make_dataset").main([*argv, "--out", path])
 
 
 def files(path: str, name: str) -> dict[str, str]:
@@ -124,9 +141,12 @@ def assert_same_states(a: runs.Report, b: runs.Report) -> None:
 
 
 @pytest.mark.parametrize("name", list(SCRIPTS))
-def test_part_then_resume_equals_the_whole_run(name, tmp_path, dataset):
+def test_part_then_resume_equals_the_whole_run(name, tmp_path, request):
     argv, part, whole = SCRIPTS[name]
-    argv = [a.replace("{data}", dataset) for a in argv]
+    for tag, fixture in (("{data}", "dataset"), ("{maze}", "maze_dataset")):
+        if tag in argv:  # make each dataset only when a script needs it
+            path = request.getfixturevalue(fixture)
+            argv = [a.replace(tag, path) for a in argv]
     main = script(name).main
     full = main([*argv, "--total-steps", str(whole), "--run-dir", str(tmp_path / "full")])
     first = main([*argv, "--total-steps", str(part), "--run-dir", str(tmp_path / "split")])
@@ -150,8 +170,9 @@ def test_part_then_resume_equals_the_whole_run(name, tmp_path, dataset):
 def assert_policies_load(report: runs.Report) -> None:
     """``jaxrl.load_policy`` finds every member of the run folder the script wrote (its own
     folder, a comparison's sub-folder, GoRL's seed/stage folders, a sweep's last setting) and
-    acts in range. (tests/test_policy.py checks, in a fresh process, that a loaded policy
-    reproduces the training run's evaluation return.)"""
+    acts in range (an action-chunking agent: ``h_a`` actions per observation).
+    (tests/test_policy.py checks, in a fresh process, that a loaded policy reproduces the
+    training run's evaluation return.)"""
     for member in runs.read_run(report.path)["members"]:
         top = member["path"].split("/")[0]
         kwargs = {} if top == "." or top.startswith("seed_") else {"member": top}
@@ -161,11 +182,18 @@ def assert_policies_load(report: runs.Report) -> None:
         spec = policy.env.spec
         obs = np.zeros((3, *spec.obs_shape), np.float32)
         action = np.asarray(policy(obs, jax.random.key(0), deterministic=True))
+        n = 3
+        if not spec.discrete and action.ndim == 2 + len(spec.action_space.shape):
+            # an action-chunking agent: [B, h_a, ...] (DQC's h_a = 1 variants keep the axis)
+            chunk = rollout.action_chunk(policy.agent, policy.config)
+            assert action.shape[:2] == (3, chunk), member["path"]
+            n = 3 * chunk
+            action = action.reshape(n, *action.shape[2:])
         if spec.discrete:
-            assert action.shape == (3,) and ((action >= 0) & (action < spec.action_dim)).all()
+            assert action.shape == (n,) and ((action >= 0) & (action < spec.action_dim)).all()
         else:
             low, high = spec.action_space.low_array, spec.action_space.high_array
-            assert action.shape == (3, *spec.action_space.shape), member["path"]
+            assert action.shape == (n, *spec.action_space.shape), member["path"]
             assert np.all((low - 1e-6 <= action) & (action <= high + 1e-6)), member["path"]
 
 

@@ -382,3 +382,19 @@ def test_loaded_policy_evaluates_chunks_and_tasks_as_the_driver_does():
     again = policy.evaluate(evaluation_keys(key, 1), num_episodes=12)
     for name in ("eval_success", "eval_return", *(f"eval_success_task{i}" for i in range(5))):
         assert again[name] == result.history[name][-1], name
+
+
+def test_registry_names_rebuild_the_same_maze():
+    """A checkpoint records only ``spec.name``: ``envs.make(spec.name)`` must rebuild the same
+    env, for the position-only maze and for the goal-in-observation one."""
+    plain, goal = envs.make("pointmaze-medium"), envs.make("pointmaze-medium-goal")
+    assert plain.spec.name == "pointmaze-medium" and goal.spec.name == "pointmaze-medium-goal"
+    assert goal.spec.obs_shape == (4,) and goal == envs.make("pointmaze-medium", goal_in_obs=True)
+    for env in (plain, goal, envs.make("pointmaze-giant", goal_in_obs=True)):
+        again = envs.make(env.spec.name)
+        assert again.spec == env.spec and again == env
+    assert {"pointmaze-medium-goal", "pointmaze-large-goal"} <= set(envs.list_envs())
+    with pytest.raises(ValueError, match="goal_in_obs=False conflicts"):
+        envs.make("pointmaze-medium-goal", goal_in_obs=False)
+    with pytest.raises(ValueError, match="valid layouts"):
+        envs.make("pointmaze-huge-goal")
