@@ -84,6 +84,9 @@ from jaxrl.types import Env, Metrics, PRNGKey
 
 NAME = "dqc"
 
+LOSS_METRICS = ("chunk_critic_loss", "distill_loss", "value_loss", "actor_loss")
+"""The loss metrics ``train_step`` reports (the one-step variants report no chunk-critic loss)."""
+
 Variant = Literal["dqc", "qc", "ns", "os"]
 """Which horizon structure (module docstring)."""
 RegressionMethod = Literal["expectile", "quantile"]

@@ -188,3 +188,7 @@ DQC_CPU = dqc.Config(
 """DQC at CPU scale (h = 8, h_a = 2, 2 x 64 nets, batch 128): what tests/test_dqc.py trains on a
 small point-maze navigate dataset; a smoke-test configuration, not a tuned one (the paper's
 setting is ``dqc.Config()``)."""
+
+DQC_PRESETS: dict[str, dqc.Config] = {"cpu": DQC_CPU, "paper": dqc.Config()}
+"""The DQC scripts' ``--preset`` choices: ``cpu`` (:data:`DQC_CPU`) or ``paper`` (the paper's
+defaults, h = 25, h_a = 5, 4 x 1024 networks, batch 4096)."""

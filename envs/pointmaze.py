@@ -144,6 +144,15 @@ def registry_names() -> list[str]:
     return [f"pointmaze-{n}{s}" for n in LAYOUTS for s in ("", GOAL_SUFFIX)]
 
 
+def goal_env_name(name: str) -> str:
+    """The goal-in-observation version of a maze's registry name (``pointmaze-medium`` ->
+    ``pointmaze-medium-goal``): the env goal-conditioned agents that act on observations alone
+    (DQC) are evaluated on. Other names are returned unchanged."""
+    if name.startswith("pointmaze-") and not name.endswith(GOAL_SUFFIX):
+        return name + GOAL_SUFFIX
+    return name
+
+
 def make_by_name(name: str, **kwargs: Any) -> PointMazeEnv:
     """:func:`make` from a registry name (``"medium"`` or ``"medium-goal"``, without the
     ``pointmaze-`` prefix); the ``-goal`` suffix sets ``goal_in_obs=True``.

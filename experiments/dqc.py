@@ -32,22 +32,11 @@ folder>`` continues a stopped run (``--total-steps`` may grow).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any, Literal
-
-import numpy as np
+from typing import Literal
 
 from jaxrl import envs, runs
 from jaxrl.agents import dqc, presets
-from jaxrl.driver import TrainResult
 from jaxrl.envs import pointmaze
-
-Preset = Literal["cpu", "paper"]
-"""Which default config: ``presets.DQC_CPU`` or the paper's ``dqc.Config()``."""
-PRESETS: dict[str, dqc.Config] = {"cpu": presets.DQC_CPU, "paper": dqc.Config()}
-
-LOSSES = ("chunk_critic_loss", "distill_loss", "value_loss", "actor_loss")
-"""DQC's loss metrics (the baselines have no chunk-critic loss)."""
 
 
 @dataclasses.dataclass
@@ -59,73 +48,20 @@ class Args(runs.OfflineArgs):
     env: str | None = None
     """Evaluation env (default: the goal-in-observation maze of the card's layout, e.g.
     pointmaze-medium-goal)."""
-    preset: Preset = "cpu"
+    preset: Literal["cpu", "paper"] = "cpu"
     """Default config: cpu (presets.DQC_CPU) or paper (dqc.Config(), h = 25, h_a = 5)."""
     config: dqc.Config = dataclasses.field(default_factory=lambda: presets.DQC_CPU)
     """DQC hyperparameters (default: the --preset's)."""
 
 
 def preset(preset: str = "cpu") -> dqc.Config:
-    """The default config of ``--preset`` (KeyError for an unknown one: tyro then names it)."""
-    return PRESETS[preset]
-
-
-def eval_env_name(data: runs.OfflineData, env: str | None = None) -> str:
-    """The evaluation env: ``env`` if given, else the card's maze with the goal in the
-    observation (``pointmaze-medium`` -> ``pointmaze-medium-goal``)."""
-    if env is not None:
-        return env
-    name = data.env
-    if name.startswith("pointmaze-") and not name.endswith(pointmaze.GOAL_SUFFIX):
-        name += pointmaze.GOAL_SUFFIX
-    return name
-
-
-def task_success(results: Mapping[str, TrainResult]) -> dict[str, dict[str, Any]]:
-    """Final success per evaluation task for each row: ``{label: {"task<i>": mean over seeds,
-    "task<i>_per_seed": [...]}}`` (tasks the history has, in order)."""
-    out = {}
-    for label, result in results.items():
-        row: dict[str, Any] = {}
-        i = 0
-        while f"eval_success_task{i}" in result.history:
-            per_seed = np.asarray(result.final(f"eval_success_task{i}"), np.float64).reshape(-1)
-            row[f"task{i}"] = float(np.nanmean(per_seed)) if per_seed.size else float("nan")
-            row[f"task{i}_per_seed"] = per_seed.tolist()
-            i += 1
-        out[label] = row
-    return out
-
-
-def format_task_table(table: Mapping[str, Mapping[str, Any]]) -> str:
-    """One line per row: final success on each task (mean over seeds)."""
-    tasks = sorted(
-        {k for row in table.values() for k in row if not k.endswith("_per_seed")},
-        key=lambda k: int(k.removeprefix("task")),
-    )
-    width = max(len("final success"), *(len(k) for k in table))
-    head = f"{'final success':<{width}}" + "".join(f"  {t:>6}" for t in tasks)
-    lines = [head, "-" * len(head)]
-    for label, row in table.items():
-        cells = "".join(f"  {row.get(t, float('nan')):>6.2f}" for t in tasks)
-        lines.append(f"{label:<{width}}{cells}")
-    return "\n".join(lines)
-
-
-def report(run: runs.Run, results: Mapping[str, TrainResult], **kwargs: Any) -> runs.Report:
-    """``run.report`` with mean success in the table and the per-task success table after it
-    (also in ``results.json`` as ``task_success``)."""
-    table = task_success(results)
-    out = run.report(
-        results, mean_metrics=("eval_success",), extra={"task_success": table}, **kwargs
-    )
-    print(format_task_table(table))
-    return out
+    """The default config of ``--preset`` (``presets.DQC_PRESETS``)."""
+    return presets.DQC_PRESETS[preset]
 
 
 def setup(args: Args) -> list[runs.Member]:
     data = runs.load_offline_args(args)
-    env = envs.make(eval_env_name(data, args.env))
+    env = envs.make(args.env or pointmaze.goal_env_name(data.env))
     return [runs.Member(dqc, args.config, env, args.total_steps, label="DQC", offline=data)]
 
 
@@ -134,10 +70,9 @@ def main(argv: list[str] | None = None) -> runs.Report:
     run = runs.start(args, setup)
     (member,) = run.members
     tasks = [f"eval_success_task{i}" for i in range(getattr(member.env, "num_tasks", 0))]
-    return report(
-        run,
+    return run.report(
         {"DQC": run.train(member)},
-        metrics=("eval_success", *tasks, *LOSSES),
+        metrics=("eval_success", *tasks, *dqc.LOSS_METRICS),
         title=f"DQC ({args.config.variant}, h={args.config.horizon}, "
         f"h_a={args.config.action_horizon}) on {member.offline.name}",
     )

@@ -27,14 +27,11 @@ stopped run.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from jaxrl import envs, runs
 from jaxrl.agents import dqc, presets
-
-try:  # as a module (python -m experiments.dqc_variants, tests) or as a file
-    from experiments import dqc as single
-except ImportError:  # pragma: no cover - run as experiments/dqc_variants.py
-    import dqc as single  # type: ignore[no-redef]
+from jaxrl.envs import pointmaze
 
 LABELS = {"dqc": "DQC", "qc": "QC", "ns": "NS", "os": "OS"}
 
@@ -53,7 +50,7 @@ class Args(runs.RunArgs):
     """Gradient steps per seed."""
     seeds: int = 2
     """Seeds (>= 1; the same keys for every variant)."""
-    preset: single.Preset = "cpu"
+    preset: Literal["cpu", "paper"] = "cpu"
     """Default config: cpu (presets.DQC_CPU) or paper (dqc.Config(), h = 25, h_a = 5)."""
     config: dqc.Config = dataclasses.field(default_factory=lambda: presets.DQC_CPU)
     """Shared hyperparameters; each variant sets its own variant and horizons from horizon
@@ -73,7 +70,7 @@ def setup(args: Args) -> list[runs.Member]:
     if not args.variants or len(set(args.variants)) != len(args.variants):
         raise ValueError(f"--variants must name distinct variants, got {args.variants}")
     data = runs.load_offline(args.dataset, None)
-    env = envs.make(single.eval_env_name(data, args.env))
+    env = envs.make(args.env or pointmaze.goal_env_name(data.env))
     return [
         runs.Member(
             dqc,
@@ -89,16 +86,15 @@ def setup(args: Args) -> list[runs.Member]:
 
 
 def main(argv: list[str] | None = None) -> runs.Report:
-    args = runs.parse(Args, argv, __doc__, preset=single.preset)
+    args = runs.parse(Args, argv, __doc__, preset=lambda preset="cpu": presets.DQC_PRESETS[preset])
     run = runs.start(args, setup)
     results = {member.label: run.train(member) for member in run.members}
     labels = list(results)
     base = "DQC" if "DQC" in results else labels[0]
-    return single.report(
-        run,
+    return run.report(
         results,
         compare=[(base, other) for other in labels if other != base],
-        metrics=("eval_success", *single.LOSSES),
+        metrics=("eval_success", *dqc.LOSS_METRICS),
         title=f"DQC variants on {run.members[0].offline.name} ({args.seeds} seeds)",
     )
 

@@ -110,13 +110,13 @@ class Policy:
 
     ``obs`` is one observation (shape ``spec.obs_shape``; returns one action) or a batch
     ``[B, *obs_shape]`` (returns ``[B, ...]`` actions, with one ``key`` for the whole batch, as
-    ``agent.act`` takes it). An agent with ``action_chunk(config) = h_a > 1`` returns a chunk of
-    ``h_a`` actions per observation (``[h_a, ...]`` / ``[B, h_a, ...]``), to be executed open
-    loop as :meth:`evaluate` does. Actions are in the env's own bounds (what ``env.step``
-    takes). The call is jitted (compiled once per agent, env and input shape) and can be used
-    inside other jitted code, e.g. ``rollout.evaluate(policy.env, policy, key, n)``.
-    ``deterministic=True`` acts with the policy's mode, as the driver's evaluation does by
-    default.
+    ``agent.act`` takes it). An agent with ``action_chunk(config) = h_a`` may return a chunk of
+    ``h_a`` actions per observation (``[h_a, ...]`` / ``[B, h_a, ...]``, also for ``h_a = 1``,
+    as DQC's one-step variants do), to be executed open loop as :meth:`evaluate` does. Actions
+    are in the env's own bounds (what ``env.step`` takes). The call is jitted (compiled once per
+    agent, env and input shape) and can be used inside other jitted code, e.g.
+    ``rollout.evaluate(policy.env, policy, key, n)``. ``deterministic=True`` acts with the
+    policy's mode, as the driver's evaluation does by default.
     """
 
     agent: Agent

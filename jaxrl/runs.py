@@ -576,8 +576,15 @@ class Run:
             logy: panels drawn on a log scale.
             sort: order rows by final eval return, best first (sweeps).
             extra: more top-level entries of ``results.json``.
+
+        Goal-conditioned runs (histories with ``eval_success_task<i>``, envs with evaluation
+        tasks) also get the mean success in the table and a per-task final-success table, in
+        ``results.json`` as ``task_success``.
         """
         unit = next(iter(results.values())).step_unit
+        tasks = task_success(results)
+        if tasks and "eval_success" not in mean_metrics:
+            mean_metrics = ("eval_success", *mean_metrics)
         refs = {m.label: m.offline.reference for m in self.members if m.offline}
         datasets = {
             m.offline.name: m.offline.info(m.env.spec.max_episode_steps)
@@ -616,6 +623,7 @@ class Run:
             "rows": rows,
             **({"differences": differences} if differences else {}),
             **({"datasets": datasets} if datasets else {}),
+            **({"task_success": tasks} if tasks else {}),
             **(extra or {}),
         }
         _write_json(os.path.join(self.path, "results.json"), out)
@@ -628,6 +636,8 @@ class Run:
                 f"complete episodes, mean return {shown}; random / expert return {refs_shown}"
             )
         print(format_table(rows, unit, mean_metrics))
+        if tasks:
+            print(format_task_table(tasks))
         for name, figs in differences.items():
             for figure, text in figs.items():
                 print(f"{name}, {figure}: {text}")
@@ -1000,6 +1010,38 @@ def format_table(
         line += f"  {r['steps']:>14,}  {num(r['steps_per_second'], ',.0f'):>18}"
         line += f"  {num(r['compile_seconds'], '.1f'):>9}"
         lines.append(line)
+    return "\n".join(lines)
+
+
+def task_success(results: Mapping[str, TrainResult]) -> dict[str, dict[str, Any]]:
+    """Final success per evaluation task for each row: ``{label: {"task<i>": mean over seeds,
+    "task<i>_per_seed": [...]}}``; ``{}`` when no history has ``eval_success_task0``."""
+    out = {}
+    for label, result in results.items():
+        row: dict[str, Any] = {}
+        i = 0
+        while f"eval_success_task{i}" in result.history:
+            per_seed = np.asarray(result.final(f"eval_success_task{i}"), np.float64).reshape(-1)
+            row[f"task{i}"] = float(np.nanmean(per_seed)) if per_seed.size else float("nan")
+            row[f"task{i}_per_seed"] = per_seed.tolist()
+            i += 1
+        if row:
+            out[label] = row
+    return out
+
+
+def format_task_table(table: Mapping[str, Mapping[str, Any]]) -> str:
+    """One line per row: final success on each task (mean over seeds)."""
+    tasks = sorted(
+        {k for row in table.values() for k in row if not k.endswith("_per_seed")},
+        key=lambda k: int(k.removeprefix("task")),
+    )
+    width = max(len("final success"), *(len(k) for k in table))
+    head = f"{'final success':<{width}}" + "".join(f"  {t:>6}" for t in tasks)
+    lines = [head, "-" * len(head)]
+    for label, row in table.items():
+        cells = "".join(f"  {row.get(t, float('nan')):>6.2f}" for t in tasks)
+        lines.append(f"{label:<{width}}{cells}")
     return "\n".join(lines)
 
 

@@ -264,10 +264,11 @@ def test_smoke_run_reports_finite_losses_and_per_task_success(tmp_path):
     chunk = dqc.act(presets.DQC_CPU, ENV, result.state, obs, jax.random.key(1))
     assert chunk.shape == (3, 2, 2) and dqc.action_chunk(presets.DQC_CPU) == 2
     assert np.all(np.abs(np.asarray(chunk)) <= 1.0)
-    # reloaded from the checkpoint (the record keeps the dataset's state-only row shapes; the
-    # env's goal_in_obs argument is not recorded, so the env is passed), it evaluates the same
-    # (the jitted policy acts like the eager act up to float rounding)
-    policy = jaxrl.load_policy(str(tmp_path), env=ENV)
+    # reloaded from the checkpoint alone (the record keeps the dataset's state-only row shapes and
+    # the env's name, pointmaze-medium-goal), it evaluates the same (the jitted policy acts like
+    # the eager act up to float rounding)
+    assert ENV.spec.name == "pointmaze-medium-goal"
+    policy = jaxrl.load_policy(str(tmp_path))
     again = policy.evaluate(evaluation_keys(jax.random.key(0), 1), num_episodes=5)
     assert again["eval_success"] == h["eval_success"][-1]
     np.testing.assert_allclose(policy(obs, jax.random.key(1)), chunk, rtol=1e-5, atol=1e-6)
