@@ -52,10 +52,8 @@ class Args(runs.RunArgs):
 
 def schedule(args: Args) -> tuple[list[gorl.Config], tuple[int, ...], int]:
     """GoRL's per-stage configs and encoder steps, and the evaluation interval."""
-    preset, steps, eval_every = gorl_preset(args.preset, args.decoder)
-    steps = args.stage_steps or steps
-    configs = runs.phase_configs([preset[0]] + [preset[-1]] * (len(steps) - 1), args.config)
-    return configs, tuple(steps), eval_every if args.eval_every is None else args.eval_every
+    preset = gorl_preset(args.preset, args.decoder)
+    return runs.phase_schedule(preset, args.config, args.stage_steps, args.eval_every)
 
 
 def ppo_config(args: Args, stage0: gorl.Config) -> ppo.Config:
@@ -68,14 +66,7 @@ def ppo_config(args: Args, stage0: gorl.Config) -> ppo.Config:
 def setup(args: Args) -> list[runs.Member]:
     env = envs.make(args.env)
     configs, steps, eval_every = schedule(args)
-    if eval_every < 1:
-        raise ValueError(
-            f"eval_every must be >= 1 (stages keep their best evaluation), got {eval_every}"
-        )
-    if args.total_steps is not None and not 0 < args.total_steps <= sum(steps):
-        raise ValueError(
-            f"total_steps must be in [1, {sum(steps)}] (all stages), got {args.total_steps}"
-        )
+    runs.check_phases(steps, args.total_steps, eval_every)
     options = {"eval_every": eval_every, "seeds": None}
     stages = [
         runs.Member(gorl, c, env, n, f"gorl/seed_<i>/stage_{k}", f"GoRL stage {k}", options=options)

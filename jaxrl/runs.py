@@ -1136,6 +1136,38 @@ def phase_configs(preset: Sequence[Any], config: Any) -> list[Any]:
     return out
 
 
+def phase_schedule(
+    preset: tuple[Sequence[Any], Sequence[int], int],
+    config: Any,
+    phase_steps: Sequence[int] | None = None,
+    eval_every: int | None = None,
+) -> tuple[list[Any], tuple[int, ...], int]:
+    """A phased script's schedule from its preset ``(configs, steps, eval_every)`` (e.g.
+    :func:`jaxrl.agents.presets.gorl_preset`): per-phase configs (:func:`phase_configs`; the
+    first phase keeps the preset's own values, later ones the last phase's), per-phase steps
+    (``phase_steps`` or the preset's) and the evaluation interval (``eval_every`` or the
+    preset's)."""
+    configs, steps, every = preset
+    steps = tuple(phase_steps or steps)
+    shape = [configs[0]] + [configs[-1]] * (len(steps) - 1)
+    return phase_configs(shape, config), steps, every if eval_every is None else eval_every
+
+
+def check_phases(steps: Sequence[int], total: int | None, eval_every: int) -> None:
+    """A phased run's schedule (GoRL's stages) before anything starts: every phase evaluates
+    (each hands its best evaluated state on) and ``total`` lies within the phases.
+
+    Raises:
+        ValueError: naming ``eval_every`` or ``total_steps``, the value and the range.
+    """
+    if eval_every < 1:
+        raise ValueError(
+            f"eval_every must be >= 1 (stages keep their best evaluation), got {eval_every}"
+        )
+    if total is not None and not 0 < total <= sum(steps):
+        raise ValueError(f"total_steps must be in [1, {sum(steps)}] (all stages), got {total}")
+
+
 def cap_phases(steps: Sequence[int], total: int | None) -> tuple[int, ...]:
     """The phase lengths trained within ``total`` steps in all (None: every phase whole): the
     phases that fit, the last one maybe cut short. A resume with a larger ``total`` continues
