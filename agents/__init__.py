@@ -1,6 +1,6 @@
 """Agents: one module per algorithm, each with ``Config``, ``State``, ``init``, ``train_step``,
 ``act`` and ``steps_per_iteration`` so that :func:`jaxrl.train` can run any of them. Offline
-agents (BC, TD3+BC, PRDC, DQC) also take the dataset: ``init(config, env, key, data)``,
+agents (BC, TD3+BC, PRDC, DQC, GCFBC) also take the dataset: ``init(config, env, key, data)``,
 ``train_step(config, env, state, data)`` and ``prepare_data(config, env, dataset)``.
 
 Each module also has ``check_env(config, env)``: a cheap check (it reads ``env.spec`` only) that
@@ -8,7 +8,7 @@ raises a ``ValueError`` naming the env when the agent cannot train on it (GoRL, 
 need ``Box`` actions; the MLPs need vector observations). ``init`` and ``prepare_data`` call it;
 a run script can call it first, through :func:`jaxrl.config.check_env`, before making folders."""
 
-from jaxrl.agents import bc, dqc, gorl, ppo, prdc, props, td3_bc
+from jaxrl.agents import bc, dqc, gcfbc, gorl, ppo, prdc, props, td3_bc
 
 REGISTRY = {
     "ppo": ppo,
@@ -18,6 +18,7 @@ REGISTRY = {
     "td3_bc": td3_bc,
     "prdc": prdc,
     "dqc": dqc,
+    "gcfbc": gcfbc,
 }
 
-__all__ = ["bc", "dqc", "gorl", "ppo", "prdc", "props", "td3_bc", "REGISTRY"]
+__all__ = ["bc", "dqc", "gcfbc", "gorl", "ppo", "prdc", "props", "td3_bc", "REGISTRY"]

@@ -64,7 +64,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxrl import generative
+from jaxrl import generative, goals
 from jaxrl.config import (
     COUNT,
     NONNEGATIVE,
@@ -75,10 +75,9 @@ from jaxrl.config import (
     check_ranges,
     check_sizes,
     require_box,
-    require_vector_obs,
 )
-from jaxrl.data import Dataset, sample_goal_chunks, transforms
-from jaxrl.data.transforms import NormalizedDataset, from_unit_interval, normalize
+from jaxrl.data import Dataset, sample_goal_chunks
+from jaxrl.data.transforms import NormalizedDataset, from_unit_interval
 from jaxrl.networks import activation_fn
 from jaxrl.types import Env, Metrics, PRNGKey
 
@@ -95,8 +94,6 @@ in logit space."""
 QAgg = Literal["mean", "min"]
 """Aggregation of the ``Q_a`` ensemble (value target and best-of-N scores)."""
 
-ACTION_CLIP = 1.0 - 1e-5
-"""Dataset actions are clipped to ``+-ACTION_CLIP`` (official ``CGCDataset``)."""
 PROB_CLIP = 1e-5
 """Probabilities are clipped to ``[PROB_CLIP, 1 - PROB_CLIP]`` before taking a logit."""
 
@@ -191,11 +188,7 @@ class Config:
                 f"Config.horizon and Config.action_horizon must be 1 for variant 'os', got "
                 f"horizon={h}, action_horizon={h_a}"
             )
-        total = self.p_current + self.p_future + self.p_random
-        if not np.isclose(total, 1.0):
-            raise ValueError(
-                f"Config.p_current + Config.p_future + Config.p_random must sum to 1, got {total}"
-            )
+        goals.check_goal_probabilities(self)
 
 
 RANGES: tuple[RangeSpec, ...] = (
@@ -237,41 +230,15 @@ def check_env(config: Config, env: Env) -> None:
     actions and vector observations ``[state, goal]`` of even size (state and goal of the same
     size; :func:`prepare_data` checks them against the dataset). Reads ``env.spec`` only."""
     del config
-    require_box("DQC", env)
-    require_vector_obs("DQC", env)
-    size = int(env.spec.obs_shape[0])
-    if size % 2:
-        raise ValueError(
-            f"DQC needs observations [state, goal] (e.g. goal_in_obs=True); env "
-            f"{env.spec.name!r} has observations of odd size {size}"
-        )
-
-
-def _check_sizes(env: Env, state_dim: int) -> None:
-    size = int(env.spec.obs_shape[0])
-    if size != 2 * state_dim:
-        raise ValueError(
-            f"DQC needs env observations [state, goal] of size 2 x {state_dim} (the dataset's "
-            f"state size); env {env.spec.name!r} has observations of size {size} (use "
-            "goal_in_obs=True)"
-        )
+    goals.check_goal_env("DQC", env)
 
 
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
     """Check ``dataset`` (states only) against ``env`` (observations ``[state, goal]``), map its
     actions to ``[-1, 1]`` and clip them to ``+-(1 - 1e-5)``, and normalise states with their own
-    statistics when ``normalize_obs`` (else mean 0, std 1). Prepared data passes through."""
-    check_env(config, env)
-    if isinstance(dataset, NormalizedDataset):
-        return dataset
-    if not isinstance(dataset, Dataset) or len(dataset.obs_shape) != 1:
-        raise TypeError("DQC: data must be a jaxrl.data.Dataset of vector states")
-    _check_sizes(env, dataset.obs_shape[0])
-    state_spec = dataclasses.replace(env.spec, obs_shape=dataset.obs_shape)
-    prepared = transforms.prepare(
-        dataset, state_spec, config.normalize_obs, float(config.obs_std_eps)
-    )
-    return prepared.replace(actions=jnp.clip(prepared.actions, -ACTION_CLIP, ACTION_CLIP))
+    statistics when ``normalize_obs`` (else mean 0, std 1): :func:`jaxrl.goals.prepare_states`.
+    Prepared data passes through."""
+    return goals.prepare_states("DQC", env, dataset, config.normalize_obs, config.obs_std_eps)
 
 
 # --- networks ----------------------------------------------------------------------------------
@@ -387,7 +354,7 @@ def init(config: Config, env: Env, key: PRNGKey, data: NormalizedDataset) -> Sta
     config.validate()
     check_env(config, env)
     state_dim = int(data.obs_shape[0])
-    _check_sizes(env, state_dim)
+    goals.check_goal_sizes("DQC", env, state_dim)
     nets = make_networks(config, env)
     k_h, k_a, k_v, k_pi, key = jax.random.split(key, 5)
     obs = jnp.zeros((1, state_dim), jnp.float32)
@@ -653,9 +620,7 @@ def act(
     flow has no mode; best-of-N with ``key`` either way, as the paper evaluates)."""
     del deterministic
     nets = make_networks(config, env)
-    d = state.state_dim
-    s = normalize(obs[..., :d], state.obs_mean, state.obs_std)
-    g = normalize(obs[..., d:], state.obs_mean, state.obs_std)
+    s, g = goals.split_observation(obs, state.state_dim, state.obs_mean, state.obs_std)
     unit = best_of_n(config, nets, state.params, s, g, key)
     box = require_box("DQC", env)
     unit = unit.reshape(obs.shape[0], config.action_horizon, nets.action_dim)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxrl.agents import dqc, gorl, ppo, props
+from jaxrl.agents import dqc, gcfbc, gorl, ppo, props
 
 PPO_PRESETS: dict[str, ppo.Config] = {
     # Swing-up in about 400k steps (eval return about -200; random policy about -1200).
@@ -192,3 +192,7 @@ setting is ``dqc.Config()``)."""
 DQC_PRESETS: dict[str, dqc.Config] = {"cpu": DQC_CPU, "paper": dqc.Config()}
 """The DQC scripts' ``--preset`` choices: ``cpu`` (:data:`DQC_CPU`) or ``paper`` (the paper's
 defaults, h = 25, h_a = 5, 4 x 1024 networks, batch 4096)."""
+
+GCFBC_CPU = gcfbc.Config(learning_rate=1e-3, batch_size=128, actor_hidden_sizes=(64, 64))
+"""GCFBC at DQC_CPU's scale (2 x 64 network, batch 128, lr 1e-3): the flow-BC baseline of the DQC
+learning test (tests/test_dqc_learning.py); the official defaults are ``gcfbc.Config()``."""

@@ -58,7 +58,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -66,6 +66,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl import rollout
+from jaxrl.data import Dataset
 from jaxrl.envs.wrappers import TimeLimit, TimeLimitState
 from jaxrl.types import Box, EnvSpec, PRNGKey, TimeStep
 
@@ -614,6 +615,113 @@ def evaluate_tasks(
     }
 
 
+DatasetKind = Literal["navigate", "stitch"]
+"""OGBench's point-maze data kinds: ``navigate`` (1000-step episodes, a new random maze vertex
+as goal whenever one is reached) and ``stitch`` (200-step episodes, goals 4 BFS moves away)."""
+
+DEFAULT_EPISODE_LENGTH: dict[str, int] = {"navigate": 1000, "stitch": 200}
+"""OGBench's episode length per data kind."""
+
+
+def collect_episodes(
+    maze: PointMaze, key: PRNGKey, num: int, length: int, noise: float, kind: DatasetKind
+) -> dict[str, jax.Array]:
+    """``num`` episodes of ``length`` steps of the noisy oracle (OGBench's data collection:
+    ``clip(oracle_action + N(0, noise^2), -1, 1)``), goals resampled on success as ``kind`` says.
+    Arrays ``[num, length, ...]``: ``obs``, ``action``, ``reward`` (1 on reaching the collection
+    goal), ``next_obs`` and ``goal``. Pure and vmapped over episodes (jit it with ``num`` and
+    ``length`` static). ``maze`` should have ``terminate_at_goal=False``."""
+    stitch = kind == "stitch"
+
+    def new_goal(k: PRNGKey, pos: jax.Array) -> jax.Array:
+        if stitch:
+            return maze.cell_at_distance(k, maze.cell_of(pos), 4)
+        return maze.random_cell(k, vertex_only=True)
+
+    def episode(k: PRNGKey) -> dict[str, jax.Array]:
+        k_reset, k_goal, k_goal_noise, k_steps = jax.random.split(k, 4)
+        state, _ = maze.reset(k_reset)
+        state = maze.set_goal_cell(state, k_goal_noise, new_goal(k_goal, state.pos))
+
+        def step(s: PointMazeState, k: PRNGKey) -> tuple[PointMazeState, dict[str, jax.Array]]:
+            k_noise, k_cell, k_cell_noise = jax.random.split(k, 3)
+            action = maze.oracle_action(s.pos, s.goal) + noise * jax.random.normal(k_noise, (2,))
+            action = jnp.clip(action, -1.0, 1.0)
+            nxt, ts = maze.step(s, action)
+            success = ts.info["success"]
+            moved = maze.set_goal_cell(nxt, k_cell_noise, new_goal(k_cell, nxt.pos))
+            nxt = jax.tree.map(lambda a, b: jnp.where(success, a, b), moved, nxt)
+            out = {
+                "obs": s.pos,
+                "action": action,
+                "reward": success.astype(jnp.float32),
+                "next_obs": ts.obs,
+                "goal": s.goal,
+            }
+            return nxt, out
+
+        _, traj = jax.lax.scan(step, state, jax.random.split(k_steps, length))
+        return traj
+
+    return jax.vmap(episode)(jax.random.split(key, num))
+
+
+def generate_dataset(
+    layout: str,
+    key: PRNGKey,
+    episodes: int,
+    kind: DatasetKind = "navigate",
+    length: int | None = None,
+    noise: float = 0.5,
+    batch: int = 64,
+    progress: Callable[[int], Any] | None = None,
+) -> Dataset:
+    """An OGBench-style offline dataset of ``layout`` (states only; what DQC and GCFBC train on,
+    and what ``experiments/make_dataset.py pointmaze`` writes).
+
+    Episodes are collected ``batch`` at a time (one compile) with keys ``fold_in(key, first
+    episode index)``; every episode ends in a timeout (no terminals). ``rewards`` are 1 on the
+    step that reaches the collection goal, kept in ``goals`` (with ``physics["qpos"]`` = the
+    position, as OGBench stores it). ``progress(n)`` is called after each batch.
+
+    Raises:
+        ValueError: unknown ``layout`` or ``kind``, or a count below 1, naming the argument.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
+    if kind not in DEFAULT_EPISODE_LENGTH:
+        raise ValueError(f"kind must be 'navigate' or 'stitch', got {kind!r}")
+    length = DEFAULT_EPISODE_LENGTH[kind] if length is None else length
+    for name, value in (("episodes", episodes), ("length", length), ("batch", batch)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    maze = dataclasses.replace(unwrap(make(layout)), terminate_at_goal=False)
+    collect = jax.jit(
+        lambda k: collect_episodes(maze, k, batch, length, noise, kind)  # one compile
+    )
+    parts = []
+    for done in range(0, episodes, batch):
+        parts.append(jax.device_get(collect(jax.random.fold_in(key, done))))
+        if progress is not None:
+            progress(min(batch, episodes - done))
+    flat = {
+        k: np.concatenate([p[k] for p in parts])[:episodes].reshape(episodes * length, -1)
+        for k in parts[0]
+    }
+    timeouts = np.zeros((episodes, length), bool)
+    timeouts[:, -1] = True
+    return Dataset.create(
+        observations=flat["obs"],
+        actions=flat["action"],
+        rewards=flat["reward"][:, 0],
+        terminals=np.zeros(episodes * length, bool),
+        timeouts=timeouts.reshape(-1),
+        next_observations=flat["next_obs"],
+        goals=flat["goal"],
+        physics={"qpos": flat["obs"]},
+    )
+
+
 def plot_episode(env: PointMaze | PointMazeEnv, states: Any, ax: Any = None) -> Any:
     """Draw one episode of ``env`` with matplotlib: wall cells, the path of the point, its start
     and the goal (with its tolerance circle). ``states`` are the env's states in order, stacked
@@ -643,6 +751,10 @@ def plot_episode(env: PointMaze | PointMazeEnv, states: Any, ax: Any = None) -> 
 __all__ = [
     "LAYOUTS",
     "TASKS",
+    "DEFAULT_EPISODE_LENGTH",
+    "DatasetKind",
+    "collect_episodes",
+    "generate_dataset",
     "PointMaze",
     "PointMazeEnv",
     "PointMazeState",

@@ -1,5 +1,5 @@
-"""DQC against its baselines QC, NS and OS (agents/dqc.py's variants) on the same point-maze
-dataset, seeds and gradient-step budget.
+"""DQC against its baselines QC, NS and OS (agents/dqc.py's variants) and goal-conditioned flow
+BC (agents/gcfbc.py) on the same point-maze dataset, seeds and gradient-step budget.
 
     python experiments/make_dataset.py pointmaze --maze medium --kind navigate --episodes 200
     python experiments/dqc_variants.py --dataset datasets/pointmaze-medium-navigate.npz \
@@ -12,7 +12,10 @@ cpu``, the default: ``presets.DQC_CPU``, h = 8, h_a = 2; ``--preset paper``: h =
 * ``dqc``: chunk critic over h steps, policy chunks of h_a;
 * ``qc``: Q-chunking, policy chunks of the whole backup horizon, h_a = h;
 * ``ns``: single actions with an h-step (n-step) backup, h_a = 1;
-* ``os``: one-step, h = h_a = 1.
+* ``os``: one-step, h = h_a = 1;
+* ``gcfbc``: goal-conditioned flow BC, no value at all (single actions; the shared config's
+  ``learning_rate``, ``batch_size``, ``actor_hidden_sizes``, ``actor_layer_norm``, ``flow_steps``,
+  ``normalize_obs`` and ``obs_std_eps``, and ``discount`` for its geometric future goals).
 
 Every other field (``--config.*``) is shared. Seed ``i`` uses the same key for every variant.
 Each variant is evaluated on the goal-in-observation maze of the card's layout (as
@@ -30,10 +33,13 @@ import dataclasses
 from typing import Literal
 
 from jaxrl import envs, runs
-from jaxrl.agents import dqc, presets
+from jaxrl.agents import dqc, gcfbc, presets
 from jaxrl.envs import pointmaze
+from jaxrl.types import Env
 
-LABELS = {"dqc": "DQC", "qc": "QC", "ns": "NS", "os": "OS"}
+Method = Literal["dqc", "qc", "ns", "os", "gcfbc"]
+"""A DQC variant or the flow-BC baseline."""
+LABELS = {"dqc": "DQC", "qc": "QC", "ns": "NS", "os": "OS", "gcfbc": "GCFBC"}
 
 
 @dataclasses.dataclass
@@ -44,8 +50,8 @@ class Args(runs.RunArgs):
     """Point-maze dataset file (experiments/make_dataset.py pointmaze)."""
     env: str | None = None
     """Evaluation env (default: the goal-in-observation maze of the card's layout)."""
-    variants: tuple[dqc.Variant, ...] = ("dqc", "qc", "ns", "os")
-    """Variants to train (each once per seed, all on the same data and keys)."""
+    variants: tuple[Method, ...] = ("dqc", "qc", "ns", "os", "gcfbc")
+    """Methods to train (each once per seed, all on the same data and keys)."""
     total_steps: int = 100_000
     """Gradient steps per seed."""
     seeds: int = 2
@@ -66,23 +72,38 @@ def variant_config(config: dqc.Config, variant: str) -> dqc.Config:
     )
 
 
+def flow_bc_config(config: dqc.Config) -> gcfbc.Config:
+    """The GCFBC baseline with ``config``'s actor, optimiser and data settings (module
+    docstring)."""
+    return gcfbc.Config(
+        learning_rate=config.learning_rate,
+        discount=config.discount,
+        obs_std_eps=config.obs_std_eps,
+        flow_steps=config.flow_steps,
+        batch_size=config.batch_size,
+        actor_hidden_sizes=config.actor_hidden_sizes,
+        actor_layer_norm=config.actor_layer_norm,
+        normalize_obs=config.normalize_obs,
+    )
+
+
+def member(args: Args, method: str, env: Env, data: runs.OfflineData) -> runs.Member:
+    """One method's run on the shared data and env."""
+    if method == "gcfbc":
+        agent, config = gcfbc, flow_bc_config(args.config)
+    else:
+        agent, config = dqc, variant_config(args.config, method)
+    return runs.Member(
+        agent, config, env, args.total_steps, name=method, label=LABELS[method], offline=data
+    )
+
+
 def setup(args: Args) -> list[runs.Member]:
     if not args.variants or len(set(args.variants)) != len(args.variants):
         raise ValueError(f"--variants must name distinct variants, got {args.variants}")
     data = runs.load_offline(args.dataset, None)
     env = envs.make(args.env or pointmaze.goal_env_name(data.env))
-    return [
-        runs.Member(
-            dqc,
-            variant_config(args.config, v),
-            env,
-            args.total_steps,
-            name=v,
-            label=LABELS[v],
-            offline=data,
-        )
-        for v in args.variants
-    ]
+    return [member(args, method, env, data) for method in args.variants]
 
 
 def main(argv: list[str] | None = None) -> runs.Report:

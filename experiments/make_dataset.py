@@ -33,7 +33,6 @@ import time
 from typing import Any, Literal, get_args
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import tyro
 from tqdm.auto import tqdm
@@ -123,77 +122,21 @@ class PointMazeArgs:
     """Output .npz path (default: datasets/pointmaze-<maze>-<kind>.npz)."""
 
 
-def collect_pointmaze(
-    maze: pointmaze.PointMaze, key: jax.Array, num: int, length: int, noise: float, kind: str
-) -> dict[str, jax.Array]:
-    """``num`` episodes of ``length`` steps: arrays ``[num, length, ...]`` (jitted, vmapped)."""
-    stitch = kind == "stitch"
-
-    def new_goal(k: jax.Array, pos: jax.Array) -> jax.Array:
-        if stitch:
-            return maze.cell_at_distance(k, maze.cell_of(pos), 4)
-        return maze.random_cell(k, vertex_only=True)
-
-    def episode(k: jax.Array) -> dict[str, jax.Array]:
-        k_reset, k_goal, k_goal_noise, k_steps = jax.random.split(k, 4)
-        state, _ = maze.reset(k_reset)
-        state = maze.set_goal_cell(state, k_goal_noise, new_goal(k_goal, state.pos))
-
-        def step(s: pointmaze.PointMazeState, k: jax.Array):
-            k_noise, k_cell, k_cell_noise = jax.random.split(k, 3)
-            action = maze.oracle_action(s.pos, s.goal) + noise * jax.random.normal(k_noise, (2,))
-            action = jnp.clip(action, -1.0, 1.0)
-            nxt, ts = maze.step(s, action)
-            success = ts.info["success"]
-            moved = maze.set_goal_cell(nxt, k_cell_noise, new_goal(k_cell, nxt.pos))
-            nxt = jax.tree.map(lambda a, b: jnp.where(success, a, b), moved, nxt)
-            out = {
-                "obs": s.pos,
-                "action": action,
-                "reward": success.astype(jnp.float32),
-                "next_obs": ts.obs,
-                "goal": s.goal,
-            }
-            return nxt, out
-
-        _, traj = jax.lax.scan(step, state, jax.random.split(k_steps, length))
-        return traj
-
-    return jax.vmap(episode)(jax.random.split(key, num))
-
-
 def make_pointmaze(args: PointMazeArgs) -> str:
     if args.kind not in ("navigate", "stitch"):
         raise ValueError(f"--kind must be navigate or stitch, got {args.kind!r}")
-    length = args.episode_length or (1000 if args.kind == "navigate" else 200)
-    maze = dataclasses.replace(pointmaze.unwrap(pointmaze.make(args.maze)), terminate_at_goal=False)
-    collect = jax.jit(
-        lambda k, n: collect_pointmaze(maze, k, n, length, args.noise, args.kind),
-        static_argnums=1,
-    )
-    key = jax.random.key(args.seed)
-    parts = []
+    length = args.episode_length or pointmaze.DEFAULT_EPISODE_LENGTH[args.kind]
     with tqdm(total=args.episodes, desc=f"pointmaze-{args.maze}-{args.kind}", unit="ep") as bar:
-        done = 0
-        while done < args.episodes:
-            n = min(args.batch, args.episodes - done)  # always collect a full batch: one compile
-            parts.append(jax.device_get(collect(jax.random.fold_in(key, done), args.batch)))
-            done += n
-            bar.update(n)
-    traj = {k: np.concatenate([p[k] for p in parts])[: args.episodes] for k in parts[0]}
-    flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in traj.items()}
-    timeouts = np.zeros((args.episodes, length), bool)
-    timeouts[:, -1] = True
-    ds = data.Dataset.create(
-        observations=flat["obs"],
-        actions=flat["action"],
-        rewards=flat["reward"],
-        terminals=np.zeros(len(flat["obs"]), bool),
-        timeouts=timeouts.reshape(-1),
-        next_observations=flat["next_obs"],
-        goals=flat["goal"],
-        physics={"qpos": flat["obs"]},
-    )
+        ds = pointmaze.generate_dataset(
+            args.maze,
+            jax.random.key(args.seed),
+            args.episodes,
+            args.kind,
+            length,
+            args.noise,
+            args.batch,
+            progress=bar.update,
+        )
     path = args.out or os.path.join("datasets", f"pointmaze-{args.maze}-{args.kind}.npz")
     card = _card(
         args.kind,

@@ -4,8 +4,6 @@ point-maze smoke run through ``jaxrl.train``, determinism and vmap over seeds, a
 of ``validate``/``check_env``/``prepare_data``."""
 
 import dataclasses
-import os
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,13 +12,10 @@ import optax
 import pytest
 
 import jaxrl
-from jaxrl import data, envs, generative
+from jaxrl import envs, generative
 from jaxrl.agents import dqc, presets
 from jaxrl.driver import evaluation_keys
 from jaxrl.envs import pointmaze
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments"))
-import make_dataset  # noqa: E402
 
 ENV = envs.make("pointmaze-medium", goal_in_obs=True)
 TINY = dataclasses.replace(
@@ -218,22 +213,9 @@ def test_toy_value_tracks_the_kappa_b_quantile_of_qa_over_prefixes():
 
 
 def navigate_dataset(episodes=4, length=200, seed=0):
-    """A tiny point-maze navigate dataset (experiments/make_dataset.py's generator): states only."""
-    maze = dataclasses.replace(pointmaze.unwrap(pointmaze.make("medium")), terminate_at_goal=False)
-    traj = make_dataset.collect_pointmaze(
-        maze, jax.random.key(seed), episodes, length, 0.5, "navigate"
-    )
-    flat = {k: np.asarray(v).reshape(-1, *v.shape[2:]) for k, v in jax.device_get(traj).items()}
-    timeouts = np.zeros((episodes, length), bool)
-    timeouts[:, -1] = True
-    return data.Dataset.create(
-        observations=flat["obs"],
-        actions=flat["action"],
-        rewards=flat["reward"],
-        terminals=np.zeros(episodes * length, bool),
-        timeouts=timeouts.reshape(-1),
-        next_observations=flat["next_obs"],
-    )
+    """A tiny point-maze navigate dataset (the generator experiments/make_dataset.py uses)."""
+    key = jax.random.key(seed)
+    return pointmaze.generate_dataset("medium", key, episodes, "navigate", length, batch=episodes)
 
 
 DATA = navigate_dataset()

@@ -77,7 +77,7 @@ SCRIPTS = {
     "prdc": ([*OFFLINE, *COMMON, "--dataset", "{data}"], 40, 60),
     "prdc_vs_td3_bc": ([*OFFLINE, *COMMON, "--datasets", "{data}", "--seeds", "2"], 40, 60),
     "dqc": ([*DQC, *COMMON, "--seeds", "2"], 40, 60),  # compiles shared with dqc_variants
-    "dqc_variants": ([*DQC, *COMMON, "--variants", "dqc", "os", "--seeds", "2"], 40, 60),
+    "dqc_variants": ([*DQC, *COMMON, "--variants", "dqc", "gcfbc", "--seeds", "2"], 40, 60),
 }
 
 
