@@ -5,6 +5,8 @@ envs.make("brax/ant", backend="mjx")   # any brax.envs environment
 envs.make("playground/HopperStand")    # MuJoCo Playground DM Control suite (MJX)
 envs.make("pointmaze-medium")          # goal-conditioned OGBench-style mazes in envs/pointmaze.py
 envs.make("pointmaze-medium-goal")     # the same maze observing [pos, goal] (goal_in_obs=True)
+envs.make("ogbench/pointmaze-medium-v0")  # OGBench's env, spec only: train on device, evaluate
+                                          # on the host (jaxrl.ogbench.evaluate); needs ogbench
 
 Every env's ``spec.name`` is a name :func:`make` accepts and rebuilds it from (with default
 keyword arguments), which is all a checkpoint records of its env: ``pointmaze-<layout>-goal``
@@ -22,12 +24,14 @@ def list_envs() -> list[str]:
     """Every name :func:`make` accepts (Brax/Playground names are listed without importing them)."""
     from jaxrl.envs import brax as brax_envs
     from jaxrl.envs import classic, playground, pointmaze
+    from jaxrl.envs import ogbench as ogbench_envs
 
     return (
         sorted(classic.REGISTRY)
         + pointmaze.registry_names()
         + [f"brax/{n}" for n in brax_envs.ENV_NAMES]
         + [f"playground/{n}" for n in playground.ENV_NAMES]
+        + [f"ogbench/{n}" for n in ogbench_envs.ENV_NAMES]
     )
 
 
@@ -47,6 +51,10 @@ def make(name: str, **kwargs: Any) -> Env:
         from jaxrl.envs import playground
 
         return playground.make(name.removeprefix("playground/"), **kwargs)
+    if name.startswith("ogbench/"):
+        from jaxrl.envs import ogbench as ogbench_envs
+
+        return ogbench_envs.make(name.removeprefix("ogbench/"), **kwargs)
     if name.startswith("pointmaze-"):
         from jaxrl.envs import pointmaze
 

@@ -15,6 +15,13 @@ evaluated on the goal-in-observation maze of that layout (``pointmaze-medium-goa
 ``[pos, goal]``), which is also the env name its checkpoints record, so
 ``jaxrl.load_policy(run_folder)`` rebuilds it. ``--env`` overrides the evaluation env.
 
+OGBench data (``make_dataset.py ogbench``, or a real OGBench file with ``--env
+ogbench/pointmaze-medium-v0``) are in OGBench's MuJoCo coordinates: the run trains with the
+spec-only env ``ogbench/<env>`` (envs/ogbench.py), has no on-device evaluation, and each seed's
+final policy is evaluated in OGBench's own env on the host (``jaxrl.ogbench.evaluate``, OGBench's
+task ids 1..5), in ``results.json`` under ``ogbench`` and printed as a per-task table;
+``--eval-every`` then only sets the chunk (checkpoint) size.
+
 Config: ``--preset cpu`` (default) starts from ``presets.DQC_CPU`` (h = 8, h_a = 2, 2 x 64 nets,
 batch 128: a CPU-scale setting, not a tuned one); ``--preset paper`` from ``dqc.Config()`` (the
 paper's h = 25, h_a = 5, 4 x 1024 nets, batch 4096). Any ``--config.<field>`` then overrides it.
@@ -34,8 +41,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from jaxrl import envs, runs
+from jaxrl import envs, ogbench, runs
 from jaxrl.agents import dqc, presets
+from jaxrl.envs import ogbench as ogbench_envs
 from jaxrl.envs import pointmaze
 
 
@@ -62,7 +70,14 @@ def preset(preset: str = "cpu") -> dqc.Config:
 def setup(args: Args) -> list[runs.Member]:
     data = runs.load_offline_args(args)
     env = envs.make(args.env or pointmaze.goal_env_name(data.env))
-    return [runs.Member(dqc, args.config, env, args.total_steps, label="DQC", offline=data)]
+    options = {}
+    if ogbench_envs.is_spec_env(env):  # host-only env: main evaluates it after training, and
+        options = {"eval_every": 0, "chunk_steps": args.eval_every}  # --eval-every: chunk size
+    return [
+        runs.Member(
+            dqc, args.config, env, args.total_steps, label="DQC", offline=data, options=options
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> runs.Report:
@@ -70,12 +85,27 @@ def main(argv: list[str] | None = None) -> runs.Report:
     run = runs.start(args, setup)
     (member,) = run.members
     tasks = [f"eval_success_task{i}" for i in range(getattr(member.env, "num_tasks", 0))]
-    return run.report(
-        {"DQC": run.train(member)},
+    result = run.train(member)
+    extra = None
+    if ogbench_envs.is_spec_env(member.env):
+        seeds = runs.driver_options(args, member)["seeds"]
+        extra = {
+            "ogbench": ogbench.evaluate_seeds(
+                dqc, args.config, member.env, result.state, seeds, args.num_eval_episodes
+            )
+        }
+    report = run.report(
+        {"DQC": result},
         metrics=("eval_success", *tasks, *dqc.LOSS_METRICS),
         title=f"DQC ({args.config.variant}, h={args.config.horizon}, "
         f"h_a={args.config.action_horizon}) on {member.offline.name}",
+        extra=extra,
     )
+    if extra:
+        out = extra["ogbench"]
+        print(f"in OGBench's {out['env']} (mean success {out['success']:.2f}):")
+        print(runs.format_task_table({"DQC": out["task_success"]}))
+    return report
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
     python experiments/make_dataset.py pointmaze --maze large --kind stitch --episodes 1000
     # D4RL-style random / medium / medium-replay / expert / medium-expert sets from our own PPO
     python experiments/make_dataset.py locomotion --env brax/inverted_pendulum --train-steps 300000
+    # an OGBench file made by OGBench's own MuJoCo env and oracle (pip install 'jaxrl[ogbench]')
+    python experiments/make_dataset.py ogbench --dataset pointmaze-medium-navigate-v0 --episodes 100
 
 Every dataset is written as our ``.npz`` (``jaxrl.data.load_npz``) with a JSON card inside and
 next to it (``<file>.json``): how it was generated, env, policy, noise, size and returns (over
@@ -20,6 +22,13 @@ resumes from its checkpoints, and the collection, which takes no training state 
 is deterministic given the snapshots, runs again from the start (it is short next to the
 training). The settings cannot change on resume (``--train-steps`` and ``--snapshots`` fix the
 snapshot schedule). ``pointmaze`` trains nothing and writes no run folder.
+
+``ogbench`` is the exception to "our own JAX code": it steps OGBench's MuJoCo point maze on the
+host with OGBench's oracle, as OGBench's ``data_gen_scripts/generate_locomaze.py`` does
+(:func:`jaxrl.ogbench.generate_dataset`), and writes OGBench's raw layout (``ogbench.utils.
+load_dataset`` and ``jaxrl.data.load`` read it; a ``-val.npz`` of a tenth as many episodes, as
+OGBench) with our card. Its card's env, ``ogbench/pointmaze-<maze>-v0``, is the spec-only env that
+``experiments/dqc.py`` trains with before evaluating in OGBench's env.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import tyro
 from tqdm.auto import tqdm
 
 import jaxrl
-from jaxrl import data, envs, rollout, runs
+from jaxrl import data, envs, ogbench, rollout, runs
 from jaxrl.agents import ppo
 from jaxrl.agents.presets import PPO_PRESETS
 from jaxrl.checkpoint import Checkpointer
@@ -153,6 +162,52 @@ def make_pointmaze(args: PointMazeArgs) -> str:
         seed=args.seed,
     )
     return write(ds, path, card)
+
+
+# --- OGBench's own env -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class OGBenchArgs:
+    """OGBench point-maze datasets made by OGBench's own env and oracle, in OGBench's layout."""
+
+    dataset: str = "pointmaze-medium-navigate-v0"
+    """OGBench dataset name: pointmaze-<medium|large|giant>-<navigate|stitch>-v0."""
+    episodes: int | None = None
+    """Training episodes (default: OGBench's, 1000 navigate (giant 500), 5000 stitch)."""
+    episode_steps: int | None = None
+    """Transitions per episode (default: OGBench's, 1000 navigate (giant 2000), 200 stitch)."""
+    val_episodes: int | None = None
+    """Episodes of the <out>-val.npz file (default: a tenth of --episodes, as OGBench; 0: none)."""
+    noise: float = 0.5
+    """Standard deviation of the Gaussian action noise (OGBench: 0.5)."""
+    seed: int = 0
+    """Random seed."""
+    out: str | None = None
+    """Output .npz path (default: datasets/<dataset>.npz)."""
+
+
+def make_ogbench(args: OGBenchArgs) -> str:
+    path = args.out or os.path.join("datasets", f"{args.dataset}.npz")
+    try:
+        card = ogbench.generate_dataset(
+            args.dataset,
+            path,
+            episodes=args.episodes,
+            episode_steps=args.episode_steps,
+            val_episodes=args.val_episodes,
+            noise=args.noise,
+            seed=args.seed,
+            progress=True,
+        )
+    except (ValueError, ImportError) as e:  # a refused argument or no ogbench: say so, no trace
+        raise runs.RunError(str(e)) from e
+    val = f" and {card['val_episodes']} in {card['val_file']}" if card["val_file"] else ""
+    print(
+        f"wrote {path}: {card['size']:,} transitions in {card['episodes']} episodes{val}; "
+        f"goals reached: {card['goals_reached']}"
+    )
+    return path
 
 
 # --- locomotion (D4RL-style) -------------------------------------------------------------------
@@ -330,8 +385,12 @@ def main(argv: list[str] | None = None) -> Any:
     if argv[:1] == ["locomotion"]:  # through the run layer (presets, --resume)
         return make_locomotion(argv[1:])
     args = tyro.extras.subcommand_cli_from_dict(
-        {"pointmaze": PointMazeArgs, "locomotion": LocomotionArgs}, args=argv, description=__doc__
+        {"pointmaze": PointMazeArgs, "locomotion": LocomotionArgs, "ogbench": OGBenchArgs},
+        args=argv,
+        description=__doc__,
     )
+    if isinstance(args, OGBenchArgs):
+        return make_ogbench(args)
     return make_pointmaze(args)
 
 
