@@ -1,6 +1,7 @@
 """Calibrate the learning tests: per-seed figures of each test's own setup over many seeds.
 
     python tests/calibrate.py offline --keys 0 1     # TD3+BC / PRDC vs BC (+ broken variants)
+    python tests/calibrate.py dqc --keys 0 1         # DQC vs OS vs GCFBC (+ broken variants)
     python tests/calibrate.py props --keys 0 1       # PROPS vs PPO-with-buffer on CartPole
     python tests/calibrate.py ppo --keys 0 1         # PPO's learning tests
     python tests/calibrate.py gorl --keys 0 1        # GoRL vs Gaussian PPO on the two-bump bandit
@@ -41,6 +42,16 @@ def offline(key: int) -> None:
         _show(method, t.final_returns(method, key), time.time() - start)
 
 
+def dqc(key: int) -> None:
+    import test_dqc_learning as t
+
+    for method in t.METHODS:
+        start = time.time()
+        success, tasks = t.final_success(method, key)
+        _show(method, success, time.time() - start)
+        print(f"  {'':<24} per task {np.round(tasks.mean(axis=1), 3).tolist()}", flush=True)
+
+
 def props(key: int) -> None:
     import test_props as t
 
@@ -76,7 +87,7 @@ def gorl_broken(key: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=["offline", "props", "ppo", "gorl", "gorl_broken"])
+    parser.add_argument("suite", choices=["offline", "dqc", "props", "ppo", "gorl", "gorl_broken"])
     parser.add_argument("--keys", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
     for key in args.keys:
