@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ import jax
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from throughput import hardware  # noqa: E402
+from throughput import hardware, save_json  # noqa: E402
 
 import jaxrl  # noqa: E402
 from jaxrl import envs  # noqa: E402
@@ -111,9 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {name:<14} {sps:>12,.0f} env steps/s  ({ratio:.2f}x ppo)")
     print(f"  decoder fit    {out['decoder_fit_s']:.1f} s on {n:,} pairs")
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(out, f, indent=2, default=str)
-        print(f"wrote {args.out}")
+        save_json(out, args.out)
     return out
 
 

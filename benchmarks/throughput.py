@@ -53,6 +53,13 @@ from jaxrl.types import Discrete  # noqa: E402
 # --- hardware --------------------------------------------------------------------------------
 
 
+def save_json(obj: Any, path: str) -> None:
+    """Write a benchmark's results (non-JSON values as ``str``) and say where."""
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, default=str)
+    print(f"wrote {path}")
+
+
 def hardware() -> dict[str, Any]:
     """What the numbers were measured on: JAX devices, CPU model and cores, GPU name, versions."""
     cpu = platform.processor() or platform.machine()
