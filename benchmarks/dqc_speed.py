@@ -17,8 +17,8 @@ Sizes (``--sizes``): ``paper``, :class:`jaxrl.agents.dqc.Config` defaults (the o
 4 x 1024 GELU + LayerNorm, batch 4096, h = 25, h_a = 5, 2 critics); ``small``, the same with
 2 x 256 networks and batch 256 (where host sampling is a larger share of a step); ``cpu``,
 :data:`jaxrl.agents.presets.DQC_CPU`'s networks and batch (2 x 64, batch 128) at h = 8, h_a = 2
-(the preset's horizons when the results were measured; the preset now uses 16 / 4). The official side gets
-the same sizes, horizons and hyperparameters through its ``get_config()`` keys.
+(the preset's horizons when the results were measured; the preset now uses 16 / 4). The
+official side gets the same sizes, horizons and hyperparameters through its ``get_config()`` keys.
 
 Ours: ``dqc.train_step`` scanned ``--steps`` times in one compiled call, as ``jaxrl.train``'s
 driver runs it (``jaxrl.driver.make_chunk_fn``, state donated), the batch sampled on device
