@@ -22,7 +22,7 @@ final policy is evaluated in OGBench's own env on the host (``jaxrl.ogbench.eval
 task ids 1..5), in ``results.json`` under ``ogbench`` and printed as a per-task table;
 ``--eval-every`` then only sets the chunk (checkpoint) size.
 
-Config: ``--preset cpu`` (default) starts from ``presets.DQC_CPU`` (h = 8, h_a = 2, 2 x 64 nets,
+Config: ``--preset cpu`` (default) starts from ``presets.DQC_CPU`` (h = 16, h_a = 4, 2 x 64 nets,
 batch 128: a CPU-scale setting, not a tuned one); ``--preset paper`` from ``dqc.Config()`` (the
 paper's h = 25, h_a = 5, 4 x 1024 nets, batch 4096). Any ``--config.<field>`` then overrides it.
 

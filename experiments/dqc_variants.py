@@ -7,7 +7,7 @@ BC (agents/gcfbc.py) on the same point-maze dataset, seeds and gradient-step bud
     python experiments/dqc_variants.py --dataset ... --variants dqc os --preset paper
 
 Horizons per variant come from the config's ``horizon`` h and ``action_horizon`` h_a (``--preset
-cpu``, the default: ``presets.DQC_CPU``, h = 8, h_a = 2; ``--preset paper``: h = 25, h_a = 5):
+cpu``, the default: ``presets.DQC_CPU``, h = 16, h_a = 4; ``--preset paper``: h = 25, h_a = 5):
 
 * ``dqc``: chunk critic over h steps, policy chunks of h_a;
 * ``qc``: Q-chunking, policy chunks of the whole backup horizon, h_a = h;

@@ -42,10 +42,10 @@ def offline(key: int) -> None:
         _show(method, t.final_returns(method, key), time.time() - start)
 
 
-def dqc(key: int) -> None:
+def dqc(key: int, methods: list[str] | None = None) -> None:
     import test_dqc_learning as t
 
-    for method in t.METHODS:
+    for method in methods or t.METHODS:
         start = time.time()
         success, tasks = t.final_success(method, key)
         _show(method, success, time.time() - start)
@@ -89,10 +89,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("suite", choices=["offline", "dqc", "props", "ppo", "gorl", "gorl_broken"])
     parser.add_argument("--keys", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--methods", nargs="+", help="dqc only: a subset of its METHODS")
     args = parser.parse_args()
     for key in args.keys:
         print(f"{args.suite}, key {key}:", flush=True)
-        globals()[args.suite](key)
+        if args.methods:
+            globals()[args.suite](key, args.methods)
+        else:
+            globals()[args.suite](key)
 
 
 if __name__ == "__main__":

@@ -244,7 +244,7 @@ def test_smoke_run_reports_finite_losses_and_per_task_success(tmp_path):
     # act: a [B, h_a, 2] chunk inside the env's bounds
     obs = jnp.concatenate([DATA.observations[:3], DATA.observations[10:13]], axis=-1)
     chunk = dqc.act(presets.DQC_CPU, ENV, result.state, obs, jax.random.key(1))
-    assert chunk.shape == (3, 2, 2) and dqc.action_chunk(presets.DQC_CPU) == 2
+    assert chunk.shape == (3, 4, 2) and dqc.action_chunk(presets.DQC_CPU) == 4
     assert np.all(np.abs(np.asarray(chunk)) <= 1.0)
     # reloaded from the checkpoint alone (the record keeps the dataset's state-only row shapes and
     # the env's name, pointmaze-medium-goal), it evaluates the same (the jitted policy acts like

@@ -67,3 +67,14 @@ def final_success(method: str, key: int = 0, seeds: int = SEEDS) -> tuple[np.nda
     h = result.history
     tasks = np.stack([np.asarray(h[f"eval_success_task{i}"][-1]) for i in range(5)])
     return np.asarray(h["eval_success"][-1], np.float64), tasks
+
+
+def test_dqc_beats_one_step_and_flow_bc_on_the_same_seeds():
+    """DQC's mean success is well above the one-step variant's and flow BC's (thresholds and
+    their margins in the module docstring)."""
+    d, d_tasks = final_success("dqc")
+    o, _ = final_success("os")
+    b, _ = final_success("gcfbc")
+    assert d.mean() > 0.25, (d, d_tasks.mean(axis=1))
+    assert d.mean() - o.mean() > 0.12, (d, o)
+    assert d.mean() - b.mean() > 0.12, (d, b)
