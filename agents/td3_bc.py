@@ -48,6 +48,7 @@ from jaxrl.config import (
     NONNEGATIVE,
     POSITIVE,
     UNIT,
+    Range,
     RangeSpec,
     check_choices,
     check_ranges,
@@ -85,6 +86,13 @@ class Config:
     """The target-action noise is clipped to [-noise_clip, noise_clip]; >= 0."""
     obs_std_eps: float = 1e-3
     """Added to the dataset's observation std before dividing (as the official code), > 0."""
+    reward_scale: float = struct.field(pytree_node=False, default=1.0)
+    """Rewards become reward_scale * r + reward_shift, once, when the data are prepared; > 0.
+    1 (with shift 0): the raw rewards, as the official TD3+BC code (no shaping for any task).
+    PRDC's antmaze setting is 10000 with shift -1 (static: the prepared data hold the shaped
+    rewards)."""
+    reward_shift: float = struct.field(pytree_node=False, default=0.0)
+    """Added to every scaled reward (see reward_scale); any finite number (static)."""
     batch_size: int = struct.field(pytree_node=False, default=256)
     """Transitions per gradient step, >= 1 (static)."""
     policy_delay: int = struct.field(pytree_node=False, default=2)
@@ -115,6 +123,8 @@ RANGES: tuple[RangeSpec, ...] = (
     ("policy_noise", NONNEGATIVE),
     ("noise_clip", NONNEGATIVE),
     ("obs_std_eps", POSITIVE),
+    ("reward_scale", POSITIVE),
+    ("reward_shift", Range()),
     ("batch_size", COUNT),
     ("policy_delay", COUNT),
 )
@@ -137,12 +147,21 @@ def check_env(config: Config, env: Env) -> None:
 
 
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
-    """Check ``dataset`` against ``env``, map its actions to ``[-1, 1]`` and normalise its
-    observations with its own statistics (with ``normalize_obs``; else mean 0, std 1), by
+    """Check ``dataset`` against ``env``, map its actions to ``[-1, 1]``, normalise its
+    observations with its own statistics (with ``normalize_obs``; else mean 0, std 1) and shape
+    its rewards (``reward_scale * r + reward_shift``), by
     :func:`jaxrl.data.transforms.prepare`. ``jaxrl.train(..., data=dataset)`` calls this;
-    prepared data passes through unchanged."""
+    prepared data passes through unchanged (a ValueError if its reward shaping is not the
+    config's)."""
     check_env(config, env)
-    return transforms.prepare(dataset, env.spec, config.normalize_obs, float(config.obs_std_eps))
+    return transforms.prepare(
+        dataset,
+        env.spec,
+        config.normalize_obs,
+        float(config.obs_std_eps),
+        reward_scale=float(config.reward_scale),
+        reward_shift=float(config.reward_shift),
+    )
 
 
 # --- networks ----------------------------------------------------------------------------------
@@ -392,7 +411,9 @@ def td3_train_step(
     actor_loss: ActorLossFn | None = None,
 ) -> tuple[State, Metrics]:
     """``policy_delay`` gradient steps: critic-only updates, then critic + actor + targets on
-    the last batch. ``data`` is the prepared dataset (PRDC's carries its neighbour index)."""
+    the last batch. ``data`` is the prepared dataset (PRDC's carries its neighbour index), whose
+    reward shaping must be the config's (:func:`jaxrl.data.transforms.check_reward_shaping`)."""
+    transforms.check_reward_shaping(data, config.reward_scale, config.reward_shift)
     key, k_batches, k_noise = jax.random.split(state.key, 3)
     batch_keys = jax.random.split(k_batches, config.policy_delay)
     noise_keys = jax.random.split(k_noise, config.policy_delay)
