@@ -102,7 +102,9 @@ Backend = Literal["auto", "brute", "kdtree"]
 
 @struct.dataclass
 class Config(td3_bc.Config):
-    """PRDC hyperparameters: TD3+BC's (official defaults) plus the dataset constraint's."""
+    """PRDC hyperparameters: TD3+BC's (official defaults, which are PRDC's too:
+    ``utils/config.py:36-57``) plus the dataset constraint's; the official per-task values are
+    :func:`paper_config`'s."""
 
     beta: float = struct.field(pytree_node=False, default=2.0)
     """Weight of the normalised state in the search key [beta * s, a], >= 0; the official
