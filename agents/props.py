@@ -32,8 +32,11 @@ Choices (each checked against the authors' code where the spec marked it unverif
   minibatch step the approximate KL ``mean((r - 1) - log r)`` is compared with
   ``props_target_kl`` and the whole update stops once it is exceeded (so the KL can overshoot the
   target by at most one step). The oldest ``m``-batch is left out once the buffer is full (it is
-  evicted by the next collection). ``phi`` keeps its own Adam state across the resets
-  (``eps = 1e-8``, PyTorch's default, as the authors' ``props_optimizer``).
+  evicted by the next collection). ``phi`` keeps its own Adam state across the resets, with
+  ``eps = 1e-8`` (optax's default). This differs from the authors: their ``props_optimizer`` is
+  ``Adam(..., eps=1e-5)`` (PROPS/ppo_props_continuous.py:572, PROPS/ppo_props_discrete.py:590),
+  and so was the behaviour optimiser of every earlier PPOROS revision (``ros_optimizer`` in
+  PPOROS/ppo_ros_continuous.py, ``optimizer_ros`` in PPOROS/ppo_ros_discrete.py).
 - **Order of updates**: the 2025 rewrite's order: the behaviour loss uses the ``theta`` that
   ``phi`` was copied from (post-update), not the PPOROS quirk of a pre-update anchor.
 - **Target update**: CleanRL PPO on the whole buffer with GAE over the chronologically ordered
@@ -47,15 +50,22 @@ Choices (each checked against the authors' code where the spec marked it unverif
   ``NormalizeObservation`` updates at every step); the buffer stores raw observations and
   every update normalises them with the current statistics. There is no reward normaliser (PPO's
   ``reward_scale`` applies, as in :mod:`jaxrl.agents.ppo`).
-- **Sampling error** (:func:`sampling_error`): the authors' *unweighted* ``compute_se`` (the
-  2025 discrete code is unweighted too; the ``|advantage|``-weighted variant in later PPOROS
-  revisions is not used): an empirical policy ``pi_D`` starts as a copy of ``pi_theta`` with the
-  hidden-layer kernels (and a CNN torso's) frozen (biases, output layer and log-std train,
-  log-std clamped to [-3, 1]), is fitted by maximum likelihood to the buffer (Adam, gradient
-  norm 1), and ``SE = mean_D [log pi_D(a|s) - log pi_theta(a|s)]`` estimates KL(pi_D ||
-  pi_theta). For discrete actions :func:`counts_kl` adds the exact KL between the buffer's
-  action histogram and ``pi_theta`` averaged over the buffer's states (exact for single-state
-  tasks such as bandits). Both are measured on the buffer the PPO update is about to use,
+- **Sampling error** (:func:`sampling_error`): *unweighted*, as the authors' discrete
+  ``compute_se`` (PROPS/ppo_props_discrete.py:478; its ``|advantage|`` weighting is commented
+  out at lines 475-476). The authors' continuous ``compute_se`` is not: it multiplies each
+  log-ratio by the absolute standardised advantage (PROPS/ppo_props_continuous.py:456-459) in
+  every PPOROS revision that has it (715b86f to a0c8708), as does
+  PROPS/ppo_props_discrete_minatar.py:670-672; the earlier ``compute_sampling_error`` of
+  PPOROS/ppo_ros_continuous.py (up to fe9daf5) was unweighted but averaged ``(r - 1) - log r``.
+  So for continuous actions our SE is not the quantity the authors' runs logged. Here an
+  empirical policy ``pi_D`` starts as a copy of ``pi_theta`` with the hidden-layer kernels (and
+  a CNN torso's) frozen (as the continuous ``compute_se``, lines 420-422; the discrete one
+  freezes nothing) (biases, output layer and log-std train, log-std clamped to [-3, 1]), is
+  fitted by maximum likelihood to the buffer (Adam, gradient norm 1), and
+  ``SE = mean_D [log pi_D(a|s) - log pi_theta(a|s)]`` estimates KL(pi_D || pi_theta). For
+  discrete actions :func:`counts_kl` adds the exact KL between the buffer's action histogram
+  and ``pi_theta`` averaged over the buffer's states (exact for single-state tasks such as
+  bandits). Both are measured on the buffer the PPO update is about to use,
   against the ``theta`` it treats that buffer as on-policy for.
 - ``sampling="on_policy"`` gives the PPO-with-buffer baseline (collect with ``pi_theta``) with
   everything else identical; ``buffer_batches=1, sampling="on_policy"`` is PPO with early stopping.
@@ -104,8 +114,21 @@ class Config(ppo.Config):
     policy's PPO update; ``num_steps`` is the target batch n per environment, ``num_minibatches``
     splits the whole buffer) plus the buffer, the behaviour update and the sampling-error fit.
     Float fields are dynamic (pytree leaves); fields marked static fix shapes, loop counts or code
-    paths. The defaults are the authors' script defaults where they exist (see
-    :mod:`jaxrl.agents.presets` for their tuned MuJoCo settings)."""
+    paths.
+
+    Defaults (see :mod:`jaxrl.agents.presets` for the authors' tuned MuJoCo settings): PROPS's
+    own fields take the argparse defaults of the authors' PROPS/ppo_props_continuous.py
+    (lines 62-121), except ``props_num_steps`` (16; theirs 1024, line 92), ``se_epochs`` (50;
+    theirs 250, line 119, with the sampling error off, ``--se 0``, line 113) and
+    ``se_num_minibatches`` (8; theirs ``num_steps / 512`` minibatches, line 435). The inherited
+    PPO fields are :class:`jaxrl.agents.ppo.Config`'s (``target_kl`` 0.03 as theirs, line 84),
+    which differ from that script in ``num_envs`` (64; theirs 1, line 53), ``num_steps`` (64;
+    2048, line 62), ``learning_rate`` (3e-4, constant; 1e-4 annealed linearly to 0,
+    ``--anneal-lr`` True, lines 66-67), ``num_epochs`` (4; 10, line 73), ``num_minibatches``
+    (8; 32, line 72), ``ent_coef`` (0; 0.01, line 80) and ``clip_value_loss`` (False; True,
+    line 78). Their environment also normalises rewards (``NormalizeReward`` then clip to
+    [-10, 10], PROPS/utils.py:160-161) and their actor mean ends in ``tanh``
+    (PROPS/utils.py:195); ppo.Config has no such settings."""
 
     target_kl: float = 0.03
     """PPO update: stop all remaining minibatch steps once the approximate KL of a minibatch

@@ -9,8 +9,8 @@ normaliser is not differentiated).
 One ``train_step`` is ``policy_delay`` gradient steps (so ``steps_per_iteration`` counts gradient
 steps, and ``jaxrl.train(..., total_steps)`` trains that many): ``policy_delay - 1`` critic-only
 updates, then a critic update followed by the delayed actor update and the target-network EMA on
-the same batch, exactly the order of the official loop (``total_it % policy_freq == 0``). No
-``lax.cond`` is needed, so vmapped seeds never run both branches.
+the same batch, exactly the order of the official loop (``total_it % policy_freq == 0``,
+``TD3_BC.py:104,136``). No ``lax.cond`` is needed, so vmapped seeds never run both branches.
 
 The dataset is prepared once by :func:`prepare_data` with :mod:`jaxrl.data.transforms` (actions
 to ``[-1, 1]``, observations normalised; the statistics go into the state for :func:`act`), and
@@ -19,11 +19,13 @@ public: :class:`Config` fields, :func:`prepare_data`, :class:`Actor`, :func:`cri
 friends, and :func:`td3_train_step`, which takes the behaviour-cloning target as a function
 (TD3+BC: the batch's own dataset action; PRDC: the action of the nearest dataset pair).
 
-Choices where the official code (sfujim/TD3_BC) is not followed literally:
+Choices where the official code (sfujim/TD3_BC @8791ad7; paths below are in it) is not
+followed literally (docs/official_settings_offline.md lists every setting):
 * networks use jaxrl's MLP (orthogonal initialisation) instead of PyTorch's default init;
-* actions are mapped to ``[-1, 1]`` with the env's bounds (the official code multiplies by
-  ``max_action``; identical for D4RL, whose bounds are ``[-1, 1]``), so target-policy noise is in
-  those units.
+* actions are mapped to ``[-1, 1]`` with the env's bounds (the official actor multiplies its
+  ``tanh`` by ``max_action``, ``TD3_BC.py:25``; identical for D4RL, whose bounds are
+  ``[-1, 1]``), so target-policy noise is in those units (the official noise and clip are
+  multiplied by ``max_action``, ``main.py:90-91``).
 
 TD3+BC needs continuous (``Box``) actions and vector observations: :func:`check_env` refuses
 other envs by name, and :func:`prepare_data` and :func:`init` call it before anything is
@@ -48,6 +50,7 @@ from jaxrl.config import (
     NONNEGATIVE,
     POSITIVE,
     UNIT,
+    Range,
     RangeSpec,
     check_choices,
     check_ranges,
@@ -65,8 +68,10 @@ NAME = "td3_bc"
 
 @struct.dataclass
 class Config:
-    """TD3+BC hyperparameters (the official defaults). Float fields are pytree leaves
-    (vmappable in sweeps, never recompile); fields marked static fix shapes and loop counts."""
+    """TD3+BC hyperparameters; the defaults are the official ones (``main.py:47-57``,
+    ``TD3_BC.py:81,85``, ``utils.py:52``; checked by tests/test_presets_official.py). Float
+    fields are pytree leaves (vmappable in sweeps, never recompile); fields marked static fix
+    shapes and loop counts."""
 
     alpha: float = 2.5
     """Weight of the Q term: lambda = alpha / mean|Q(s, pi(s))| (eq. 4), >= 0 (0: BC)."""
@@ -84,7 +89,15 @@ class Config:
     noise_clip: float = 0.5
     """The target-action noise is clipped to [-noise_clip, noise_clip]; >= 0."""
     obs_std_eps: float = 1e-3
-    """Added to the dataset's observation std before dividing (as the official code), > 0."""
+    """Added to the dataset's observation std before dividing (as the official code,
+    ``utils.py:52``), > 0."""
+    reward_scale: float = struct.field(pytree_node=False, default=1.0)
+    """Rewards become reward_scale * r + reward_shift, once, when the data are prepared; > 0.
+    1 (with shift 0): the raw rewards, as the official TD3+BC code (no shaping for any task).
+    PRDC's antmaze setting is 10000 with shift -1 (static: the prepared data hold the shaped
+    rewards)."""
+    reward_shift: float = struct.field(pytree_node=False, default=0.0)
+    """Added to every scaled reward (see reward_scale); any finite number (static)."""
     batch_size: int = struct.field(pytree_node=False, default=256)
     """Transitions per gradient step, >= 1 (static)."""
     policy_delay: int = struct.field(pytree_node=False, default=2)
@@ -115,6 +128,8 @@ RANGES: tuple[RangeSpec, ...] = (
     ("policy_noise", NONNEGATIVE),
     ("noise_clip", NONNEGATIVE),
     ("obs_std_eps", POSITIVE),
+    ("reward_scale", POSITIVE),
+    ("reward_shift", Range()),
     ("batch_size", COUNT),
     ("policy_delay", COUNT),
 )
@@ -137,12 +152,21 @@ def check_env(config: Config, env: Env) -> None:
 
 
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
-    """Check ``dataset`` against ``env``, map its actions to ``[-1, 1]`` and normalise its
-    observations with its own statistics (with ``normalize_obs``; else mean 0, std 1), by
+    """Check ``dataset`` against ``env``, map its actions to ``[-1, 1]``, normalise its
+    observations with its own statistics (with ``normalize_obs``; else mean 0, std 1) and shape
+    its rewards (``reward_scale * r + reward_shift``), by
     :func:`jaxrl.data.transforms.prepare`. ``jaxrl.train(..., data=dataset)`` calls this;
-    prepared data passes through unchanged."""
+    prepared data passes through unchanged (a ValueError if its reward shaping is not the
+    config's)."""
     check_env(config, env)
-    return transforms.prepare(dataset, env.spec, config.normalize_obs, float(config.obs_std_eps))
+    return transforms.prepare(
+        dataset,
+        env.spec,
+        config.normalize_obs,
+        float(config.obs_std_eps),
+        reward_scale=float(config.reward_scale),
+        reward_shift=float(config.reward_shift),
+    )
 
 
 # --- networks ----------------------------------------------------------------------------------
@@ -392,7 +416,9 @@ def td3_train_step(
     actor_loss: ActorLossFn | None = None,
 ) -> tuple[State, Metrics]:
     """``policy_delay`` gradient steps: critic-only updates, then critic + actor + targets on
-    the last batch. ``data`` is the prepared dataset (PRDC's carries its neighbour index)."""
+    the last batch. ``data`` is the prepared dataset (PRDC's carries its neighbour index), whose
+    reward shaping must be the config's (:func:`jaxrl.data.transforms.check_reward_shaping`)."""
+    transforms.check_reward_shaping(data, config.reward_scale, config.reward_shift)
     key, k_batches, k_noise = jax.random.split(state.key, 3)
     batch_keys = jax.random.split(k_batches, config.policy_delay)
     noise_keys = jax.random.split(k_noise, config.policy_delay)

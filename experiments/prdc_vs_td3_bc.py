@@ -5,8 +5,16 @@
         datasets/pendulum-medium.npz --seeds 3 --total-steps 20000
 
 Both agents get the same TD3 settings: ``--config.*`` is PRDC's config, and TD3+BC takes every
-field the two share (widths, alpha, learning rates ...); PRDC adds ``--config.beta`` and the
-neighbour search. Seed ``i`` uses the same key for both. Writes
+field the two share (widths, alpha, learning rates, reward shaping ...); PRDC adds
+``--config.beta`` and the neighbour search. Seed ``i`` uses the same key for both.
+
+``--preset default`` (the default) uses ``--config`` for every dataset. ``--preset paper`` sets,
+per dataset, PRDC's official README setting for its D4RL task (``prdc.paper_config``: alpha,
+beta, k and, for antmaze, rewards ``10000 r - 1``), found by the dataset's card id or file name
+(``--paper-tasks`` names them instead); the ``--config`` flags for those fields are refused
+then. TD3+BC takes the same alpha and reward shaping, so the two differ only in the constraint;
+that is not TD3+BC's own official setting (alpha 2.5 and the raw rewards for every task, which
+``experiments/td3_bc.py`` runs). Writes
 ``runs/prdc_vs_td3_bc-<dataset>-<time>/`` with one sub-folder per dataset and agent
 (``<dataset>-td3_bc/``, ``<dataset>-prdc/``: checkpoints and metrics), ``curves.png`` (evaluation
 return against gradient steps, mean and min-max band over seeds) and ``results.json`` (a row
@@ -17,6 +25,7 @@ dataset with a 95% confidence interval). ``--resume <run folder>`` continues a s
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from jaxrl import envs, runs
 from jaxrl.agents import prdc, td3_bc
@@ -34,6 +43,12 @@ class Args(runs.RunArgs):
     """Gradient steps per seed."""
     seeds: int = 2
     """Seeds (>= 1; the same keys for both agents)."""
+    preset: Literal["default", "paper"] = "default"
+    """default: --config for every dataset; paper: PRDC's official README setting per dataset
+    (alpha, beta, k, antmaze reward shaping), by its D4RL task name."""
+    paper_tasks: tuple[str, ...] = ()
+    """With --preset paper: the D4RL name of each dataset, in --datasets order, e.g.
+    hopper-medium-v2 (default: each dataset's card id, else its file name)."""
     config: prdc.Config = dataclasses.field(default_factory=prdc.Config)
     """PRDC's hyperparameters; TD3+BC takes the fields they share."""
 
@@ -45,19 +60,53 @@ def td3_bc_config(config: prdc.Config) -> td3_bc.Config:
     )
 
 
+PAPER_FIELDS = tuple(sorted({name for row in prdc.PAPER_SETTINGS.values() for name in row}))
+"""The fields ``--preset paper`` sets per dataset."""
+
+
+def dataset_config(args: Args, data: runs.OfflineData, i: int) -> prdc.Config:
+    """PRDC's config for the ``i``-th dataset: ``args.config``, with the paper preset's
+    per-task values under ``--preset paper``."""
+    if args.preset != "paper":
+        if args.paper_tasks:
+            raise ValueError("--paper-tasks needs --preset paper")
+        return args.config
+    if args.paper_tasks and len(args.paper_tasks) != len(args.datasets):
+        raise ValueError(
+            f"--paper-tasks needs one name per dataset ({len(args.datasets)}), got "
+            f"{len(args.paper_tasks)}"
+        )
+    default = prdc.Config()
+    given = [f for f in PAPER_FIELDS if getattr(args.config, f) != getattr(default, f)]
+    if given:
+        flags = ", ".join(
+            f"--config.{f.replace('_', '-')} {getattr(args.config, f)}" for f in given
+        )
+        raise ValueError(
+            f"--preset paper sets {', '.join(PAPER_FIELDS)} per dataset; drop {flags} (or use "
+            "--preset default)"
+        )
+    names = (args.paper_tasks[i],) if args.paper_tasks else data.names
+    try:
+        return prdc.paper_config(names, args.config)
+    except ValueError as e:
+        raise ValueError(f"--preset paper: {e}; name the tasks with --paper-tasks") from e
+
+
 def setup(args: Args) -> list[runs.Member]:
     members = []
-    for path in args.datasets:
+    for i, path in enumerate(args.datasets):
         data = runs.load_offline(path, args.env)
         env = envs.make(data.env)
-        for agent, label, config in (
-            (td3_bc, "TD3+BC", td3_bc_config(args.config)),
-            (prdc, "PRDC", args.config),
+        config = dataset_config(args, data, i)
+        for agent, label, member_config in (
+            (td3_bc, "TD3+BC", td3_bc_config(config)),
+            (prdc, "PRDC", config),
         ):
             name = f"{data.name}-{agent.NAME}"
             label = f"{data.name} {label}"
             members.append(
-                runs.Member(agent, config, env, args.total_steps, name, label, offline=data)
+                runs.Member(agent, member_config, env, args.total_steps, name, label, offline=data)
             )
     return members
 

@@ -25,7 +25,7 @@ class Args(runs.OfflineArgs):
     """TD3+BC on a dataset file."""
 
     config: td3_bc.Config = dataclasses.field(default_factory=td3_bc.Config)
-    """TD3+BC hyperparameters (the official defaults)."""
+    """TD3+BC hyperparameters (default: the official ones, for every dataset)."""
 
 
 def setup(args: Args) -> list[runs.Member]:

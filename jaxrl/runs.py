@@ -826,6 +826,11 @@ class OfflineData:
     def name(self) -> str:
         return _stem(self.path)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the dataset is known by (:func:`dataset_names`)."""
+        return dataset_names(self.path, self.card)
+
     def info(self, time_limit: int | None) -> dict[str, Any]:
         """Size, env, reference returns and the mean return over *complete* episodes (those
         ended by a termination or the time limit; see
@@ -872,6 +877,21 @@ def load_offline(
     return OfflineData(
         path, dataset, card, env_name, reference_returns(card, random_return, expert_return)
     )
+
+
+def dataset_names(path: str, card: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The names a dataset is known by, the card's first: its ``dataset_id`` (a Minari card)
+    and ``dataset`` (an OGBench file's card), then the file or folder name without its
+    extension. ``card`` None: read it from ``path`` (none when unreadable). What a per-dataset
+    preset looks its settings up by (``experiments/prdc.py --preset paper``)."""
+    if card is None:
+        try:
+            card = jdata.load_card(path) or {}
+        except (OSError, ValueError):  # no file, or an unreadable one: load_offline says so
+            card = {}
+    found = [card.get(key) for key in ("dataset_id", "dataset")]
+    names = [str(n) for n in found if isinstance(n, str) and n] + [_stem(path.rstrip("/"))]
+    return tuple(dict.fromkeys(names))
 
 
 def load_offline_args(args: OfflineArgs) -> OfflineData:

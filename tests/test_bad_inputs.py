@@ -102,6 +102,18 @@ def tiny_dataset() -> data.Dataset:
     )
 
 
+def carded(name: str) -> Callable[[Path], Path]:
+    """A function of ``tmp_path`` that writes :func:`tiny_dataset` to ``name`` with a card
+    naming pendulum as its env; returns the path."""
+
+    def make(tmp_path: Path) -> Path:
+        path = tmp_path / name
+        data.save_npz(tiny_dataset(), path, card={"env": "pendulum"})
+        return path
+
+    return make
+
+
 def truncated(save: Callable[[data.Dataset, Path], None], name: str) -> Callable[[Path], Path]:
     """A function of ``tmp_path`` that writes a real dataset with ``save`` and cuts the file to
     half its bytes; returns the path."""
@@ -574,6 +586,14 @@ CASES: list[Any] = [
         RunError,
         ["cut.npz", "not a readable .npz archive"],
         id="cli-damaged-dataset-file",
+    ),
+    pytest.param(
+        lambda tmp_path: script(
+            "prdc", "--dataset", str(carded("pendulum-mixed.npz")(tmp_path)), "--preset", "paper"
+        )(tmp_path),
+        RunError,
+        ["--preset paper", "no official PRDC setting", "'pendulum-mixed'", "--paper-task"],
+        id="cli-prdc-paper-preset-unknown-dataset",
     ),
     pytest.param(
         lambda tmp_path: jaxrl.train(

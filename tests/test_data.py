@@ -704,3 +704,10 @@ def test_transforms_under_jit_match_numpy_and_keep_the_episodes():
     np.testing.assert_array_equal(ident.observations, ds.observations)
     batch = D.sample_transitions(out, jax.random.key(0), 5)
     np.testing.assert_array_equal(batch["obs"], np.asarray(out.observations)[batch["index"]])
+    # rewards shaped (scale * r + shift) under jit and vmap, the type and the rest unchanged
+    shaped = jax.jit(D.transforms.shape_rewards)(out, 10.0, -1.0)
+    assert type(shaped) is type(out)
+    np.testing.assert_allclose(shaped.rewards, 10.0 * np.asarray(ds.rewards) - 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(shaped.observations, out.observations)
+    many = jax.vmap(D.transforms.shape_rewards, (None, 0, 0))(ds, jnp.ones(2), jnp.arange(2.0))
+    np.testing.assert_array_equal(many.rewards[1], np.asarray(ds.rewards, np.float32) + 1.0)

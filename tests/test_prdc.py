@@ -3,6 +3,8 @@ where only PRDC can reach a good action seen in neighbouring states, vmap/determ
 neighbour backends, and a Brax smoke run. Learning (against behaviour cloning, with the default
 beta) is in ``test_offline_learning.py``."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -182,3 +184,137 @@ def test_prdc_smoke_on_brax_inverted_pendulum():
     for name in ("critic_loss", "actor_loss", "bc_loss", "dc_key_distance"):
         assert np.isfinite(result.history[name][1:]).all(), name  # row 0: the step-0 evaluation
     assert np.isfinite(result.final("eval_return"))
+
+
+# --- the official per-task settings ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, task",
+    [
+        ("halfcheetah-medium-v2", "halfcheetah"),
+        ("halfcheetah_medium_expert-v2", "halfcheetah"),
+        ("hopper-medium-replay-v2", "hopper"),
+        ("hopper_random-v0", "hopper"),
+        ("Walker2d-Expert-v2", "walker2d"),
+        ("walker2d-full-replay-v2", "walker2d"),
+        ("mujoco/walker2d/simple-v0", "walker2d"),
+        ("brax_hopper-medium", "hopper"),  # experiments/make_dataset.py's file names
+        ("antmaze-umaze-v2", "antmaze"),
+        ("antmaze-umaze-diverse-v0", "antmaze"),
+        ("antmaze-medium-play-v2", "antmaze"),
+        ("D4RL/antmaze/large-diverse-v1", "antmaze"),
+        (("pendulum-mixed", "antmaze-large-play-v2"), "antmaze"),  # the first name that matches
+    ],
+)
+def test_paper_task_reads_d4rl_names(name, task):
+    assert prdc.paper_task(name) == task
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pendulum-medium-replay",
+        "brax_inverted_pendulum-medium",
+        "ant-medium-v2",  # D4RL ant: the README gives no setting
+        "antmaze-medium-navigate-v0",  # OGBench's antmaze, not D4RL's
+        "grasshopper-medium-v2",
+        "hopper-medium-v2-extra",
+        "pen-human-v1",
+    ],
+)
+def test_paper_task_refuses_other_datasets_by_name(name):
+    with pytest.raises(ValueError, match=f"no official PRDC setting for dataset '{name}'"):
+        prdc.paper_task(name)
+
+
+def test_paper_config_sets_the_task_fields_only():
+    base = prdc.Config(hidden_sizes=(32, 32), batch_size=64)
+    cheetah = prdc.paper_config("halfcheetah-medium-v2", base)
+    assert (cheetah.alpha, cheetah.beta, cheetah.k) == (40.0, 2.0, 1)
+    assert (cheetah.reward_scale, cheetah.reward_shift) == (1.0, 0.0)
+    assert (cheetah.hidden_sizes, cheetah.batch_size) == ((32, 32), 64)
+    maze = prdc.paper_config("antmaze-large-diverse-v2")
+    assert (maze.alpha, maze.beta, maze.reward_scale, maze.reward_shift) == (7.5, 7.5, 1e4, -1.0)
+    assert dataclasses.replace(maze, alpha=2.5, beta=2.0, reward_scale=1.0, reward_shift=0.0) == (
+        prdc.Config()
+    )
+    maze.validate()
+    with pytest.raises(ValueError, match="'pendulum-mixed'"):
+        prdc.paper_config("pendulum-mixed", base)
+
+
+def test_antmaze_preset_shapes_the_rewards_prdc_trains_on():
+    """The paper preset's antmaze shaping reaches PRDC's prepared data (10000 r - 1, by hand),
+    and prepared data is refused by a config of another shaping or beta."""
+    ds = random_dataset(n=200)
+    sparse = np.zeros(200, np.float32)
+    sparse[[0, 99, 150]] = 1.0
+    ds = data.Dataset.create(**{**ds.to_numpy(), "rewards": sparse})
+    config = prdc.paper_config("antmaze-umaze-v2", prdc.Config(backend="brute"))
+    prepared = prdc.prepare_data(config, ENV, ds)
+    expect = np.full(200, -1.0, np.float32)
+    expect[[0, 99, 150]] = 9999.0
+    np.testing.assert_array_equal(np.asarray(prepared.rewards), expect)
+    assert prepared.beta == 7.5
+    assert prdc.prepare_data(config, ENV, prepared) is prepared
+    with pytest.raises(ValueError, match="prepared with reward_scale=10000.0"):
+        prdc.prepare_data(dataclasses.replace(config, reward_scale=1.0), ENV, prepared)
+    with pytest.raises(ValueError, match="prepared for beta=7.5"):
+        prdc.prepare_data(dataclasses.replace(config, beta=2.0), ENV, prepared)
+
+
+def test_scripts_apply_the_paper_preset_by_dataset_name(tmp_path):
+    """``experiments/prdc.py --preset paper`` takes the setting of the dataset's task from its
+    file name (or --paper-task) with --config flags on top, and refuses a dataset of no known
+    task, naming it; the default preset is prdc.Config() whatever the name.
+    ``prdc_vs_td3_bc.py --preset paper`` sets it per dataset, for both agents."""
+    import os
+    import sys
+
+    from jaxrl import runs
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from experiments import prdc as script
+    from experiments import prdc_vs_td3_bc as versus
+
+    ds = random_dataset(n=200)
+    paths = {}
+    for name in ("halfcheetah-medium-v2", "pendulum-mixed"):
+        paths[name] = str(tmp_path / f"{name}.npz")
+        data.save_npz(ds, paths[name], card={"env": "pendulum"})
+
+    def parse(*argv):
+        return runs.parse(script.Args, list(argv), preset=script.preset)
+
+    cheetah = paths["halfcheetah-medium-v2"]
+    assert parse("--dataset", cheetah).config == prdc.Config()
+    args = parse("--dataset", cheetah, "--preset", "paper", "--config.beta", "5")
+    assert (args.config.alpha, args.config.beta) == (40.0, 5.0)
+    assert script.setup(args)[0].config == args.config
+    args = parse(
+        "--dataset",
+        paths["pendulum-mixed"],
+        "--preset",
+        "paper",
+        "--paper-task",
+        "antmaze-umaze-v2",
+    )
+    assert (args.config.alpha, args.config.reward_scale) == (7.5, 10000.0)
+    args = parse("--dataset", paths["pendulum-mixed"], "--preset", "paper")
+    with pytest.raises(ValueError, match="'pendulum-mixed'.*--paper-task"):
+        script.setup(args)
+
+    both = versus.Args(datasets=(cheetah, paths["pendulum-mixed"]), preset="paper")
+    with pytest.raises(ValueError, match="'pendulum-mixed'.*--paper-tasks"):
+        versus.setup(both)
+    both = dataclasses.replace(both, paper_tasks=("halfcheetah-medium-v2", "hopper-medium-v2"))
+    members = versus.setup(both)
+    assert [(m.label, m.config.alpha) for m in members] == [
+        ("halfcheetah-medium-v2 TD3+BC", 40.0),
+        ("halfcheetah-medium-v2 PRDC", 40.0),
+        ("pendulum-mixed TD3+BC", 2.5),
+        ("pendulum-mixed PRDC", 2.5),
+    ]
+    with pytest.raises(ValueError, match="drop --config.alpha 3.0"):
+        versus.setup(dataclasses.replace(both, config=prdc.Config(alpha=3.0)))

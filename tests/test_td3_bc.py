@@ -151,3 +151,59 @@ def test_offline_resume_is_bit_identical(tmp_path):
         if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
             x, y = jax.random.key_data(x), jax.random.key_data(y)
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+# --- reward shaping ----------------------------------------------------------------------------
+
+
+def test_reward_shaping_is_applied_once_when_the_data_are_prepared():
+    """r' = reward_scale * r + reward_shift on every row (PRDC's antmaze setting, 10000 r - 1,
+    on sparse 0/1 rewards, by hand), recorded on the prepared data; the defaults keep the raw
+    rewards bit for bit; prepared data with another shaping is refused by name."""
+    ds = tiny_dataset(n=100)
+    sparse = np.zeros(100, np.float32)
+    sparse[[3, 49, 97]] = 1.0
+    ds = data.Dataset.create(**{**ds.to_numpy(), "rewards": sparse})
+    antmaze = td3_bc.Config(reward_scale=10000.0, reward_shift=-1.0)
+    shaped = td3_bc.prepare_data(antmaze, ENV, ds)
+    expect = np.full(100, -1.0, np.float32)
+    expect[[3, 49, 97]] = 9999.0
+    np.testing.assert_array_equal(np.asarray(shaped.rewards), expect)
+    assert (shaped.reward_scale, shaped.reward_shift) == (10000.0, -1.0)
+    # only the rewards change
+    plain = td3_bc.prepare_data(td3_bc.Config(), ENV, ds)
+    np.testing.assert_array_equal(np.asarray(plain.rewards), sparse)
+    assert (plain.reward_scale, plain.reward_shift) == (1.0, 0.0)
+    for name in ("observations", "actions", "next_observations", "terminals", "obs_std"):
+        np.testing.assert_array_equal(getattr(shaped, name), getattr(plain, name))
+    # a scale and a shift of other values: 0.5 r + 2
+    half = td3_bc.prepare_data(td3_bc.Config(reward_scale=0.5, reward_shift=2.0), ENV, ds)
+    np.testing.assert_array_equal(np.asarray(half.rewards), 0.5 * sparse + 2.0)
+    # prepared data passes through only with the same shaping
+    assert td3_bc.prepare_data(antmaze, ENV, shaped) is shaped
+    with pytest.raises(ValueError, match="prepared with reward_scale=10000.0, reward_shift=-1.0"):
+        td3_bc.prepare_data(td3_bc.Config(), ENV, shaped)
+    state = td3_bc.init(SMALL, ENV, jax.random.key(0), plain)
+    with pytest.raises(ValueError, match="config has reward_scale=1.0, reward_shift=0.0"):
+        td3_bc.train_step(SMALL, ENV, state, shaped)
+
+
+def test_shaped_rewards_reach_the_critic_target():
+    """With reward_scale 2 and shift 3, one critic update on the shaped data equals one on
+    rewards 2 r + 3 written into the raw dataset (the shaping happens once, before sampling)."""
+    ds = tiny_dataset()
+    config = td3_bc.Config(hidden_sizes=(16, 16), batch_size=16, reward_scale=2.0, reward_shift=3.0)
+    shaped = td3_bc.prepare_data(config, ENV, ds)
+    by_hand = data.Dataset.create(
+        **{**ds.to_numpy(), "rewards": 2.0 * ds.to_numpy()["rewards"] + 3}
+    )
+    plain_config = td3_bc.Config(hidden_sizes=(16, 16), batch_size=16)
+    plain = td3_bc.prepare_data(plain_config, ENV, by_hand)
+    state = td3_bc.init(config, ENV, jax.random.key(1), shaped)
+    a, info_a = td3_bc.train_step(config, ENV, state, shaped)
+    b, info_b = td3_bc.train_step(plain_config, ENV, state, plain)
+    np.testing.assert_allclose(
+        float(info_a["critic_loss"]), float(info_b["critic_loss"]), rtol=1e-6
+    )
+    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)

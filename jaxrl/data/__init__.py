@@ -22,7 +22,7 @@ Modules
 * :mod:`~jaxrl.data.samplers`: pure ``f(dataset, key, batch_size, ...) -> dict`` samplers of
   transitions, action chunks, goal-relabelled chunks and future states; jittable and vmappable.
 * :mod:`~jaxrl.data.transforms`: jittable transforms agents apply before training (actions to
-  ``[-1, 1]``, observations normalised with the dataset's statistics).
+  ``[-1, 1]``, observations normalised with the dataset's statistics, rewards shaped).
 * Files: our ``.npz`` (:mod:`~jaxrl.data.npz`), D4RL-style HDF5 (:mod:`~jaxrl.data.d4rl`),
   OGBench-style ``.npz`` (:mod:`~jaxrl.data.ogbench`), Minari datasets (folders or local dataset
   ids, read and written with the optional ``minari`` package: :mod:`~jaxrl.data.minari`);

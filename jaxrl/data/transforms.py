@@ -11,21 +11,28 @@ with the data: :func:`normalize_observations` returns a :class:`NormalizedDatase
   the range of a ``tanh`` policy (TD3+BC, PRDC, BC).
 * :func:`normalize_observations`: each observation dimension z-scored with the dataset's mean and
   standard deviation plus ``eps`` (TD3+BC, eq. 5), ``next_observations`` with the same statistics.
+* :func:`shape_rewards`: ``scale * r + shift`` for every reward (the sparse-reward shaping of
+  PRDC's antmaze runs, ``scale = 10000``, ``shift = -1``: LAMDA-RL/PRDC ``utils/buffer.py:43-45``
+  applies it to every sampled batch, which is the same as applying it once here).
 * :func:`prepare`: both, after checking the dataset against the env (what TD3+BC, PRDC and BC's
-  ``prepare_data`` do).
+  ``prepare_data`` do), and the reward shaping when asked (TD3+BC, PRDC).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from jaxrl.data.dataset import Dataset
 from jaxrl.data.validation import check_matches_spec
 from jaxrl.types import Box, EnvSpec
+
+D = TypeVar("D", bound=Dataset)
 
 
 def to_unit_interval(actions: jax.Array, low: jax.Array, high: jax.Array) -> jax.Array:
@@ -60,6 +67,17 @@ class NormalizedDataset(Dataset):
     """``[*obs_shape]`` float32, subtracted from every observation."""
     obs_std: jax.Array | None = None
     """``[*obs_shape]`` float32 (the standard deviation plus ``eps``), divided by."""
+    reward_scale: float = struct.field(pytree_node=False, default=1.0)
+    """The ``rewards`` are ``reward_scale * raw + reward_shift`` (:func:`shape_rewards`, by
+    :func:`prepare`); 1 and 0: the raw rewards."""
+    reward_shift: float = struct.field(pytree_node=False, default=0.0)
+    """See ``reward_scale``."""
+
+
+def shape_rewards(dataset: D, scale: float, shift: float) -> D:
+    """The dataset (of the same type) with float32 rewards ``scale * r + shift``; every other
+    field unchanged. ``scale`` and ``shift`` may be Python floats or arrays (under ``jit``)."""
+    return dataset.replace(rewards=scale * dataset.rewards.astype(jnp.float32) + shift)
 
 
 def observation_statistics(observations: jax.Array, eps: float) -> tuple[jax.Array, jax.Array]:
@@ -104,17 +122,30 @@ def normalize_observations(
 
 
 def prepare(
-    dataset: Dataset, spec: EnvSpec, normalize_obs: bool = True, eps: float = 1e-3
+    dataset: Dataset,
+    spec: EnvSpec,
+    normalize_obs: bool = True,
+    eps: float = 1e-3,
+    reward_scale: float | None = None,
+    reward_shift: float | None = None,
 ) -> NormalizedDataset:
     """``dataset`` checked against an env (:func:`~jaxrl.data.check_matches_spec`, on the host),
     its actions scaled to ``[-1, 1]`` when the env's actions are a ``Box`` (discrete actions stay
-    indices), and its observations normalised with its own statistics, or with mean 0 and std 1
-    when not ``normalize_obs`` (so the agent's state has the same shape either way).
+    indices), its observations normalised with its own statistics, or with mean 0 and std 1
+    when not ``normalize_obs`` (so the agent's state has the same shape either way), and, when
+    ``reward_scale`` / ``reward_shift`` are given (Python floats; None: 1 and 0), its rewards
+    shaped by :func:`shape_rewards` (recorded on the result).
 
     What an agent's ``prepare_data`` does (TD3+BC, PRDC, BC). A :class:`NormalizedDataset` is
     taken as prepared already and passes through unchanged.
+
+    Raises:
+        ValueError: a prepared dataset whose reward shaping is not the one asked for (when one
+            is asked for), naming both.
     """
     if isinstance(dataset, NormalizedDataset):
+        if (reward_scale, reward_shift) != (None, None):
+            check_reward_shaping(dataset, _or(reward_scale, 1.0), _or(reward_shift, 0.0))
         return dataset
     if not isinstance(dataset, Dataset):
         raise TypeError(f"data must be a jaxrl.data.Dataset, got {type(dataset).__name__}")
@@ -124,4 +155,24 @@ def prepare(
         dataset = scale_actions(dataset, box.low_array, box.high_array)
     shape = dataset.obs_shape
     identity = None if normalize_obs else (jnp.zeros(shape), jnp.ones(shape))
-    return normalize_observations(dataset, eps, identity)
+    prepared = normalize_observations(dataset, eps, identity)
+    scale, shift = float(_or(reward_scale, 1.0)), float(_or(reward_shift, 0.0))
+    if (scale, shift) == (1.0, 0.0):
+        return prepared  # the raw rewards, bit for bit
+    return shape_rewards(prepared, scale, shift).replace(reward_scale=scale, reward_shift=shift)
+
+
+def check_reward_shaping(dataset: Dataset, scale: float, shift: float) -> None:
+    """A ValueError naming both shapings unless ``dataset``'s rewards are ``scale * r + shift``
+    (a dataset that records no shaping, i.e. not a :class:`NormalizedDataset`, holds the raw
+    rewards: scale 1, shift 0)."""
+    done = (getattr(dataset, "reward_scale", 1.0), getattr(dataset, "reward_shift", 0.0))
+    if done != (scale, shift):
+        raise ValueError(
+            f"data was prepared with reward_scale={done[0]}, reward_shift={done[1]}; the config "
+            f"has reward_scale={scale}, reward_shift={shift} (prepare the raw dataset again)"
+        )
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
