@@ -5,6 +5,14 @@ GAE advantages (bootstrapping through time limits from the final observation, ne
 terminations) and takes ``num_epochs`` passes of ``num_minibatches`` Adam steps on the clipped
 surrogate (eq. 7) plus value and entropy terms (eq. 9).
 
+Options for the PPO-family agents' official settings, each off by default (the defaults compute
+exactly what PPO computed before they existed): reward normalisation by the running
+discounted-return variance (``normalize_reward``, Gymnasium's ``NormalizeReward``), a tanh on
+the Gaussian mean (``mean_activation``), Brax's sampled tanh entropy (``tanh_entropy``), Brax's
+policy advantages (``advantage_form``), a value network with its own activation and initialiser
+(``value_hidden_sizes``, ``value_activation``, ``value_kernel_init``) and linear learning-rate
+annealing (``lr_decay_steps``).
+
 The pieces other agents reuse (GoRL, PROPS, polychromic PPO) are public module functions:
 :func:`make_networks`, :func:`make_optimizer`, :func:`policy_loss`, :func:`value_loss`,
 :func:`ppo_loss`, :func:`weighted_mean`, :func:`compute_advantages`, :func:`sgd_epochs` (with
@@ -35,6 +43,7 @@ from jaxrl.config import (
     NONNEGATIVE,
     POSITIVE,
     UNIT,
+    Range,
     RangeSpec,
     check_choices,
     check_ranges,
@@ -44,16 +53,20 @@ from jaxrl.config import (
 from jaxrl.networks import (
     TORSOS,
     Activation,
+    KernelInit,
+    MeanActivation,
     NetworkConfig,
     PolicyHead,
     PolicyNetwork,
+    TanhEntropy,
+    TanhGaussian,
     Torso,
     ValueNetwork,
     actor_critic,
     env_action,
 )
-from jaxrl.normalize import RunningStats
-from jaxrl.returns import gae
+from jaxrl.normalize import RewardNormalizer, RunningStats
+from jaxrl.returns import AdvantageForm, brax_advantages, gae
 from jaxrl.types import Env, Metrics, PRNGKey, Transition
 
 NAME = "ppo"
@@ -79,9 +92,15 @@ class Config:
     max_grad_norm: float = 0.5
     """Global-norm gradient clipping threshold, > 0."""
     reward_scale: float = 1.0
-    """Rewards are multiplied by this before computing advantages, > 0."""
+    """Rewards are multiplied by this before computing advantages (after normalize_reward),
+    > 0."""
+    reward_clip: float = 10.0
+    """normalize_reward: normalised rewards are clipped to [-reward_clip, reward_clip] (PROPS's
+    10); > 0, inf disables."""
     lr_decay_steps: float = 0.0
-    """If > 0, the learning rate decays linearly to 0 over this many env steps (>= 0)."""
+    """If > 0, the learning rate decays linearly to 0 over this many env steps (>= 0); set it
+    to the run's total steps for CleanRL's / PROPS's ``anneal_lr`` (the update after ``k``
+    iterations uses ``learning_rate * (1 - k / num_iterations)``)."""
     num_envs: int = struct.field(pytree_node=False, default=64)
     """Number of parallel environments, >= 1 (static)."""
     num_steps: int = struct.field(pytree_node=False, default=64)
@@ -99,6 +118,11 @@ class Config:
     """Hidden layer widths of the value MLP (non-empty, >= 1); None: hidden_sizes (static)."""
     activation: Activation = struct.field(pytree_node=False, default="tanh")
     """Activation of the hidden layers (MLPs and CNN torso) (static)."""
+    value_activation: Activation | None = struct.field(pytree_node=False, default=None)
+    """Activation of the value MLP's hidden layers; None: activation (static)."""
+    value_kernel_init: KernelInit = struct.field(pytree_node=False, default="orthogonal")
+    """Initialiser of every value MLP layer: 'orthogonal' (gain sqrt 2, output layer 1) or
+    'lecun_uniform' (GoRL's official critic) (static)."""
     layer_norm: bool = struct.field(pytree_node=False, default=False)
     """LayerNorm after each hidden layer of the MLPs (static)."""
     torso: Torso = struct.field(pytree_node=False, default="mlp")
@@ -115,8 +139,22 @@ class Config:
     policy_head: PolicyHead = struct.field(pytree_node=False, default="gaussian")
     """Continuous action head: 'gaussian' (sample clipped to the action box) or
     'tanh_gaussian'; discrete actions always use a categorical head (static)."""
+    mean_activation: MeanActivation = struct.field(pytree_node=False, default="linear")
+    """Continuous heads: the Gaussian mean is the policy MLP's output ('linear') or its tanh
+    ('tanh', PROPS's official actor) (static)."""
+    tanh_entropy: TanhEntropy = struct.field(pytree_node=False, default="base")
+    """Entropy of the 'tanh_gaussian' head in the loss: 'base' (the pre-tanh Gaussian's) or
+    'sampled' (Brax's: plus the tanh log-det-Jacobian at a fresh sample per minibatch step);
+    'sampled' needs policy_head='tanh_gaussian' (static)."""
+    advantage_form: AdvantageForm = struct.field(pytree_node=False, default="gae")
+    """Policy advantages: 'gae' or 'brax' (delta_t + gamma * A^GAE_{t+1}, Brax's and GoRL's);
+    the value targets are GAE's either way (static)."""
     normalize_obs: bool = struct.field(pytree_node=False, default=True)
     """Normalise observations with running statistics (static)."""
+    normalize_reward: bool = struct.field(pytree_node=False, default=False)
+    """Divide each reward by the running std of its env's discounted return, then clip to
+    reward_clip (Gymnasium's NormalizeReward per env, as CleanRL and PROPS); the statistics
+    live in State.reward_normalizer (static)."""
     normalize_advantages: bool = struct.field(pytree_node=False, default=True)
     """Normalise advantages per minibatch (static)."""
     clip_value_loss: bool = struct.field(pytree_node=False, default=False)
@@ -131,6 +169,11 @@ class Config:
         check_sizes(self, ("hidden_sizes",))
         check_sizes(self, ("policy_hidden_sizes", "value_hidden_sizes"), optional=True)
         check_choices(self, {"torso": tuple(TORSOS)})
+        if self.tanh_entropy == "sampled" and self.policy_head != "tanh_gaussian":
+            raise ValueError(
+                "Config.tanh_entropy='sampled' needs policy_head='tanh_gaussian', got "
+                f"policy_head={self.policy_head!r}"
+            )
         batch = self.num_envs * self.num_steps
         if batch % self.num_minibatches:
             raise ValueError(
@@ -149,6 +192,7 @@ RANGES: tuple[RangeSpec, ...] = (
     ("vf_coef", NONNEGATIVE),
     ("max_grad_norm", POSITIVE),
     ("reward_scale", POSITIVE),
+    ("reward_clip", Range(0.0, low_open=True, allow_inf=True)),
     ("lr_decay_steps", NONNEGATIVE),
     ("num_envs", COUNT),
     ("num_steps", COUNT),
@@ -184,6 +228,9 @@ class State(struct.PyTreeNode):
     key: jax.Array
     step: jax.Array
     """Training iterations done."""
+    reward_normalizer: RewardNormalizer | None
+    """The per-env discounted-return statistics with ``normalize_reward``; ``None`` (no
+    leaves, so the checkpoint layout is what it was before the option) without."""
 
 
 def steps_per_iteration(config: Config) -> int:
@@ -200,6 +247,9 @@ def network_config(config: Config) -> NetworkConfig:
         activation=config.activation,
         layer_norm=config.layer_norm,
         policy_head=config.policy_head,
+        mean_activation=config.mean_activation,
+        value_activation=config.value_activation,
+        value_kernel_init=config.value_kernel_init,
         torso=config.torso,
         cnn_channels=tuple(config.cnn_channels),
         cnn_kernel_sizes=tuple(config.cnn_kernel_sizes),
@@ -245,6 +295,9 @@ def init(config: Config, env: Env, key: PRNGKey) -> State:
         env_state=env_state,
         key=key,
         step=jnp.zeros((), jnp.int32),
+        reward_normalizer=(
+            RewardNormalizer.create(config.num_envs) if config.normalize_reward else None
+        ),
     )
 
 
@@ -380,6 +433,26 @@ class Batch(struct.PyTreeNode):
     ``None`` weighs every sample equally."""
 
 
+def policy_entropy(config: Config, dist: Any, key: PRNGKey | None = None) -> jax.Array:
+    """The entropy term's per-sample values: ``dist.entropy()``, or with
+    ``tanh_entropy="sampled"`` and a tanh-Gaussian ``dist`` Brax's one-sample estimate
+    :meth:`jaxrl.networks.TanhGaussian.sampled_entropy` drawn with ``key``."""
+    if config.tanh_entropy == "sampled" and isinstance(dist, TanhGaussian):
+        if key is None:
+            raise ValueError(
+                "Config.tanh_entropy='sampled' draws a sample in the loss: pass key= to "
+                "ppo_loss (sgd_epochs(..., keyed=True) gives one per minibatch step)"
+            )
+        return dist.sampled_entropy(key)
+    return dist.entropy()
+
+
+def needs_loss_key(config: Config) -> bool:
+    """Whether :func:`ppo_loss` draws random numbers (``tanh_entropy="sampled"``), so callers
+    run :func:`sgd_epochs` with ``keyed=True``."""
+    return config.tanh_entropy == "sampled"
+
+
 def ppo_loss(
     params: Any,
     config: Config,
@@ -387,9 +460,11 @@ def ppo_loss(
     normalizer: RunningStats,
     batch: Batch,
     extra_loss: ExtraLossFn | None = None,
+    key: PRNGKey | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Total loss of eq. 9: ``L_clip + vf_coef * L_V - ent_coef * H`` (plus
-    ``extra_loss(dist)`` when given; its info is merged into the returned info)."""
+    ``extra_loss(dist)`` when given; its info is merged into the returned info). ``key`` is
+    needed only when :func:`needs_loss_key` (the entropy of :func:`policy_entropy`)."""
     policy, value_net = make_networks(config, env)
     obs = preprocess(config, normalizer, batch.obs)
     dist = policy.apply(params["policy"], obs)
@@ -411,7 +486,7 @@ def ppo_loss(
         config.clip_value_loss,
         w,
     )
-    entropy = weighted_mean(dist.entropy(), w)
+    entropy = weighted_mean(policy_entropy(config, dist, key), w)
     total = pi_loss + config.vf_coef * v_loss - config.ent_coef * entropy
     if extra_loss is not None:
         extra, extra_info = extra_loss(dist)
@@ -423,14 +498,17 @@ def ppo_loss(
 def compute_advantages(
     config: Config, env: Env, params: Any, normalizer: RunningStats, traj: Transition
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Values of ``obs`` and of the true successors, then GAE.
+    """Values of ``obs`` and of the true successors, then GAE (or with
+    ``advantage_form="brax"`` :func:`jaxrl.returns.brax_advantages`, same targets) on
+    ``reward_scale`` times ``traj.reward``.
 
     Returns ``(values, advantages, targets)``.
     """
     _, value_net = make_networks(config, env)
     values = value_net.apply(params["value"], preprocess(config, normalizer, traj.obs))
     next_values = value_net.apply(params["value"], preprocess(config, normalizer, traj.next_obs))
-    advantages, targets = gae(
+    estimator = brax_advantages if config.advantage_form == "brax" else gae
+    advantages, targets = estimator(
         traj.reward * config.reward_scale,
         values,
         next_values,
@@ -453,6 +531,7 @@ def sgd_epochs(
     num_minibatches: int,
     target_kl: jax.Array | None = None,
     skip_empty: bool = False,
+    keyed: bool = False,
 ) -> tuple[Any, Any, dict[str, jax.Array]]:
     """``num_epochs`` shuffled passes of ``num_minibatches`` gradient steps of ``loss_fn(params,
     minibatch) -> (loss, info)`` over a flat ``batch``. Returns params, optimiser state and the
@@ -472,6 +551,10 @@ def sgd_epochs(
     and ``stopped`` (1 if the KL stop fired) are added. Without them the computation is exactly
     PPO's plain loop.
 
+    ``keyed``: ``loss_fn(params, minibatch, key)`` gets a fresh key per minibatch step (split
+    from ``fold_in(epoch_key, 1)``; the shuffles use the same keys as without it), for losses
+    that sample (Brax's tanh entropy, :func:`policy_entropy`).
+
     The stop is a select inside ``lax.scan``, not a ``lax.while_loop``: stopped runs still pay
     for the remaining gradients, but data-dependent loops inside the compiled chunk hung XLA:CPU
     intermittently on this project's machines (as the ``lax.cond`` reset in
@@ -482,9 +565,13 @@ def sgd_epochs(
 
     def minibatch_step(carry, mb):
         params, opt_state = carry[:2]
+        step_loss = loss_fn
+        if keyed:
+            mb, step_key = mb
+            step_loss = lambda p, m: loss_fn(p, m, step_key)  # noqa: E731
         if masked:  # ``mb`` holds the minibatch's indices
             mb = jax.tree.map(lambda x: x[mb], batch)
-        (loss, info), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
+        (loss, info), grads = jax.value_and_grad(step_loss, has_aux=True)(params, mb)
         updates, new_opt_state = tx.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
         row = {"loss": loss, "grad_norm": optax.tree.norm(grads), **info}
@@ -506,6 +593,9 @@ def sgd_epochs(
         # XLA's fusion and so the last bits of the gradients; each path keeps the placement of
         # the loop it replaced, so earlier PPO and PROPS runs reproduce bit for bit.
         minibatches = index if masked else jax.tree.map(lambda x: x[index], batch)
+        if keyed:
+            step_keys = jax.random.split(jax.random.fold_in(epoch_key, 1), num_minibatches)
+            minibatches = (minibatches, step_keys)
         return jax.lax.scan(minibatch_step, carry, minibatches)
 
     carry = (params, opt_state, jnp.array(False)) if masked else (params, opt_state)
@@ -542,7 +632,10 @@ def train_step(
     """One PPO iteration: collect a batch, compute GAE, run the epochs of minibatch updates.
 
     Observation statistics are updated *after* the update, so acting, the stored log-probs, the
-    values and the update of one iteration all see the same normalisation.
+    values and the update of one iteration all see the same normalisation. With
+    ``normalize_reward`` the rewards are normalised step by step as they were collected
+    (:meth:`jaxrl.normalize.RewardNormalizer.normalize_rollout`, what an env wrapper would
+    return); episode returns in the metrics stay raw.
 
     ``action_fn`` (see :func:`make_policy_fn`) and ``extra_loss`` (see :func:`ppo_loss`) let other
     agents reuse the iteration (GoRL); ``state`` may be a subclass of :class:`State`, whose extra
@@ -554,6 +647,12 @@ def train_step(
     env_state, traj, episode_info = rollout.collect(
         vec_env, state.env_state, policy_fn, k_roll, config.num_steps
     )
+    reward_normalizer = state.reward_normalizer
+    if config.normalize_reward:
+        reward_normalizer, rewards, _ = reward_normalizer.normalize_rollout(
+            traj.reward, traj.terminated, config.gamma, config.reward_clip
+        )
+        traj = traj.replace(reward=rewards)
     values, advantages, targets = compute_advantages(
         config, env, state.params, state.normalizer, traj
     )
@@ -567,7 +666,11 @@ def train_step(
     )
     lr = learning_rate(config, state.step)
     tx = make_optimizer(config, lr)
-    loss_fn = lambda p, mb: ppo_loss(p, config, env, state.normalizer, mb, extra_loss)  # noqa: E731
+    keyed = needs_loss_key(config)
+
+    def loss_fn(p: Any, mb: Batch, k: PRNGKey | None = None):
+        return ppo_loss(p, config, env, state.normalizer, mb, extra_loss, key=k)
+
     params, opt_state, info = sgd_epochs(
         loss_fn,
         state.params,
@@ -577,6 +680,7 @@ def train_step(
         k_sgd,
         config.num_epochs,
         config.num_minibatches,
+        keyed=keyed,
     )
     normalizer = state.normalizer.update(traj.obs) if config.normalize_obs else state.normalizer
     new_state = state.replace(
@@ -586,6 +690,7 @@ def train_step(
         env_state=env_state,
         key=key,
         step=state.step + 1,
+        reward_normalizer=reward_normalizer,
     )
     metrics = {**info, **episode_info, "learning_rate": lr, "value_mean": jnp.mean(values)}
     return new_state, metrics

@@ -48,8 +48,15 @@ Choices (each checked against the authors' code where the spec marked it unverif
   iterations).
 - **Observation statistics** are updated after every ``m``-step collection (the authors'
   ``NormalizeObservation`` updates at every step); the buffer stores raw observations and
-  every update normalises them with the current statistics. There is no reward normaliser (PPO's
-  ``reward_scale`` applies, as in :mod:`jaxrl.agents.ppo`).
+  every update normalises them with the current statistics.
+- **Rewards**: raw by default (PPO's ``reward_scale`` applies, as in :mod:`jaxrl.agents.ppo`).
+  With ``normalize_reward`` the authors' scheme (repo NicholasCorrado/PPOROS,
+  PROPS/ppo_props_continuous.py ~635-638 and ~672-675): each collected reward is normalised
+  and clipped as it arrives (:class:`jaxrl.normalize.RewardNormalizer`, their per-env
+  ``NormalizeReward`` then clip ±10), multiplied back by that step's scale into the buffer, and
+  the whole buffer is divided by the *current* scale before each target update (no clip
+  there). The authors use env 0's statistics for every env (they run one env); here each env
+  has its own.
 - **Sampling error** (:func:`sampling_error`): *unweighted*, as the authors' discrete
   ``compute_se`` (PROPS/ppo_props_discrete.py:478; its ``|advantage|`` weighting is commented
   out at lines 475-476). The authors' continuous ``compute_se`` is not: it multiplies each
@@ -545,12 +552,19 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
         policy_fn = ppo.make_policy_fn(config, env, {"policy": phi}, state.normalizer)
         env_state, traj, episode_info = rollout.collect(vec_env, state.env_state, policy_fn, k_c, m)
         normalizer = state.normalizer.update(traj.obs) if config.normalize_obs else state.normalizer
+        reward_normalizer = state.reward_normalizer
+        if config.normalize_reward:
+            reward_normalizer, rewards, scales = reward_normalizer.normalize_rollout(
+                traj.reward, traj.terminated, config.gamma, config.reward_clip
+            )
+            traj = traj.replace(reward=rewards * scales)  # the authors' ``unnormalize``
         state = state.replace(
             behaviour_params=phi,
             behaviour_opt_state=phi_opt_state,
             buffer=state.buffer.add(traj.replace(extras={})),
             env_state=env_state,
             normalizer=normalizer,
+            reward_normalizer=reward_normalizer,
         )
         return state, (metrics, episode_info)
 
@@ -560,6 +574,8 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
 
     # The target update over the whole buffer, everything recomputed under the current theta.
     data, valid = state.buffer.chronological()
+    if config.normalize_reward:  # the buffer re-normalised with the current statistics
+        data = data.replace(reward=data.reward / state.reward_normalizer.scale())
     weight = jnp.broadcast_to(valid[:, None], data.reward.shape).astype(jnp.float32)
     values, advantages, targets = ppo.compute_advantages(
         config, env, state.params, state.normalizer, data
@@ -583,7 +599,10 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
         weight=theta_batch.weight,
     )
     lr = ppo.learning_rate(config, state.step)
-    loss_fn = lambda p, mb: ppo.ppo_loss(p, config, env, state.normalizer, mb)  # noqa: E731
+
+    def loss_fn(p: Any, mb: ppo.Batch, k: PRNGKey | None = None):
+        return ppo.ppo_loss(p, config, env, state.normalizer, mb, key=k)
+
     params, opt_state, info = ppo.sgd_epochs(
         loss_fn,
         state.params,
@@ -595,6 +614,7 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
         config.num_minibatches,
         target_kl=config.target_kl,
         skip_empty=True,
+        keyed=ppo.needs_loss_key(config),
     )
     new_state = state.replace(params=params, opt_state=opt_state, key=key, step=state.step + 1)
     metrics = {

@@ -43,6 +43,24 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
+KernelInit = Literal["orthogonal", "lecun_uniform"]
+"""Weight initialisers of :class:`MLP` layers: ``"orthogonal"`` (gain sqrt 2 for hidden layers,
+``output_scale`` for the output layer; the PPO convention) or ``"lecun_uniform"`` (every layer,
+``U(-sqrt(3 / fan_in), sqrt(3 / fan_in))``; the GoRL official code's ``mlp_init``, repo
+bennidict23/GoRL, src/flow_policy/networks.py ~15-29). Biases start at 0 either way."""
+
+KERNEL_INITS = get_args(KernelInit)
+
+
+def _kernel_init(name: str, gain: float) -> Callable[..., jax.Array]:
+    """The initialiser ``name`` (orthogonal with ``gain``, or LeCun uniform)."""
+    if name == "orthogonal":
+        return nn.initializers.orthogonal(gain)
+    if name == "lecun_uniform":
+        return nn.initializers.lecun_uniform()
+    raise ValueError(f"unknown kernel init {name!r}; valid: {KERNEL_INITS}")
+
+
 def activation_fn(name: str) -> Callable[[jax.Array], jax.Array]:
     """Look up an activation by name; unknown names raise a ValueError listing the valid ones."""
     if name not in ACTIVATIONS:
@@ -57,8 +75,8 @@ def dense_name(i: int) -> str:
 
 
 class MLP(nn.Module):
-    """Multi-layer perceptron with orthogonal initialisation and optional LayerNorm. Its layers
-    are named by :func:`dense_name`.
+    """Multi-layer perceptron with orthogonal (or LeCun uniform) initialisation and optional
+    LayerNorm. Its layers are named by :func:`dense_name`.
 
     Attributes:
         hidden_sizes: widths of the hidden layers.
@@ -66,6 +84,7 @@ class MLP(nn.Module):
         activation: name in :data:`ACTIVATIONS`.
         layer_norm: apply LayerNorm after each hidden Dense (before the activation).
         output_scale: orthogonal-init gain of the last layer (0.01 for policy means, 1 for values).
+        kernel_init: name in :data:`KERNEL_INITS`; ``"lecun_uniform"`` ignores ``output_scale``.
     """
 
     hidden_sizes: Sequence[int]
@@ -73,18 +92,19 @@ class MLP(nn.Module):
     activation: str = "tanh"
     layer_norm: bool = False
     output_scale: float = 1.0
+    kernel_init: str = "orthogonal"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = activation_fn(self.activation)
         for i, width in enumerate(self.hidden_sizes):
-            init = nn.initializers.orthogonal(math.sqrt(2.0))
+            init = _kernel_init(self.kernel_init, math.sqrt(2.0))
             x = nn.Dense(width, kernel_init=init, name=dense_name(i))(x)
             if self.layer_norm:
                 x = nn.LayerNorm(name=f"LayerNorm_{i}")(x)
             x = act(x)
         if self.output_dim is not None:
-            init = nn.initializers.orthogonal(self.output_scale)
+            init = _kernel_init(self.kernel_init, self.output_scale)
             x = nn.Dense(
                 self.output_dim, kernel_init=init, name=dense_name(len(self.hidden_sizes))
             )(x)
@@ -182,15 +202,32 @@ class DiagGaussian(struct.PyTreeNode):
         )
 
 
+def tanh_log_det_jacobian(raw: jax.Array) -> jax.Array:
+    """``log(d tanh(u) / du) = log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2 u))``,
+    elementwise, in the form that stays finite far in the tails."""
+    return 2.0 * (math.log(2.0) - raw - jax.nn.softplus(-2.0 * raw))
+
+
 class TanhGaussian(DiagGaussian):
     """Gaussian squashed by tanh. ``sample``/``log_prob`` work on the *pre-tanh* variable (the raw
     action agents store); :meth:`squash` maps it to [-1, 1]. ``log_prob`` includes the change of
-    variables, so it is the density of the squashed action. ``entropy`` is the base Gaussian's
-    (the squashed entropy has no closed form; Brax uses the same convention in PPO)."""
+    variables, so it is the density of the squashed action.
+
+    ``entropy`` is the base Gaussian's (closed form; the squashed entropy has none).
+    :meth:`sampled_entropy` is Brax's estimate of the squashed entropy: the base entropy plus the
+    tanh log-det-Jacobian at one reparameterised sample (repo google/brax,
+    brax/training/distribution.py, ``ParametricDistribution.entropy`` ~83-92, used by Brax's PPO
+    loss)."""
 
     def log_prob(self, raw: jax.Array) -> jax.Array:
-        log_det = 2.0 * (math.log(2.0) - raw - jax.nn.softplus(-2.0 * raw))  # log(1 - tanh^2)
-        return super().log_prob(raw) - jnp.sum(log_det, axis=-1)
+        return super().log_prob(raw) - jnp.sum(tanh_log_det_jacobian(raw), axis=-1)
+
+    def sampled_entropy(self, key: PRNGKey) -> jax.Array:
+        """One-sample unbiased estimate of the entropy of ``tanh(u)``:
+        ``H[u] + sum_i log(1 - tanh(u_i)^2)`` at ``u = sample(key)`` (since ``H[tanh u] = H[u] +
+        E[log |det d tanh / du|]``). Gradients flow through the sample (``mean + std * noise``)
+        into both the mean and the log-std, as in Brax."""
+        return self.entropy() + jnp.sum(tanh_log_det_jacobian(self.sample(key)), axis=-1)
 
     @staticmethod
     def squash(raw: jax.Array) -> jax.Array:
@@ -228,6 +265,18 @@ PolicyHead = Literal["gaussian", "tanh_gaussian"]
 
 POLICY_HEADS = get_args(PolicyHead)
 
+MeanActivation = Literal["linear", "tanh"]
+"""What the Gaussian mean is: the policy MLP's (linear) output, or ``tanh`` of it (PROPS's
+official actor, whose ``actor_mean`` ends in ``nn.Tanh()``: repo NicholasCorrado/PPOROS,
+PROPS/utils.py ~189-196). The head (clip or tanh of the sample) is applied after."""
+
+MEAN_ACTIVATIONS = get_args(MeanActivation)
+
+TanhEntropy = Literal["base", "sampled"]
+"""The entropy a ``tanh_gaussian`` head reports to the loss: ``"base"``, the pre-tanh Gaussian's
+(closed form, :meth:`TanhGaussian.entropy`), or ``"sampled"``, Brax's one-sample estimate of the
+squashed entropy (:meth:`TanhGaussian.sampled_entropy`)."""
+
 MLP_NAME = "MLP_0"
 """Name of the MLP inside :class:`PolicyNetwork` and :class:`ValueNetwork`."""
 
@@ -240,7 +289,9 @@ class PolicyNetwork(nn.Module):
     ``head="tanh_gaussian"`` (the env action is ``tanh`` of the sample). Discrete actions use a
     categorical head. ``torso`` (a module mapping observations to feature vectors, e.g.
     :class:`CNN`; its parameters are named ``torso``) runs before the MLP; ``None`` feeds the
-    observation vector to the MLP directly.
+    observation vector to the MLP directly. ``mean_activation="tanh"`` (a name in
+    :data:`MEAN_ACTIVATIONS`) squashes a continuous head's Gaussian mean into (-1, 1); it adds
+    no parameters.
     """
 
     action_dim: int
@@ -251,6 +302,7 @@ class PolicyNetwork(nn.Module):
     head: str = "gaussian"
     init_log_std: float = 0.0
     torso: nn.Module | None = None
+    mean_activation: str = "linear"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> Distribution:
@@ -269,6 +321,12 @@ class PolicyNetwork(nn.Module):
             "log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,)
         )
         log_std = jnp.broadcast_to(log_std, out.shape)
+        if self.mean_activation == "tanh":
+            out = jnp.tanh(out)
+        elif self.mean_activation != "linear":
+            raise ValueError(
+                f"mean activation must be one of {MEAN_ACTIVATIONS}, got {self.mean_activation!r}"
+            )
         if self.head == "tanh_gaussian":
             return TanhGaussian(mean=out, log_std=log_std)
         if self.head == "gaussian":
@@ -278,17 +336,26 @@ class PolicyNetwork(nn.Module):
 
 class ValueNetwork(nn.Module):
     """State-value function V(s): an optional observation torso (as in :class:`PolicyNetwork`)
-    and an MLP with a scalar output."""
+    and an MLP with a scalar output (``kernel_init``: a name in :data:`KERNEL_INITS`)."""
 
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     layer_norm: bool = False
     torso: nn.Module | None = None
+    kernel_init: str = "orthogonal"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         x = obs if self.torso is None else self.torso(obs)
-        mlp = MLP(self.hidden_sizes, 1, self.activation, self.layer_norm, 1.0, name=MLP_NAME)
+        mlp = MLP(
+            self.hidden_sizes,
+            1,
+            self.activation,
+            self.layer_norm,
+            1.0,
+            kernel_init=self.kernel_init,
+            name=MLP_NAME,
+        )
         return mlp(x)[..., 0]
 
 
@@ -328,6 +395,12 @@ class NetworkConfig:
     """LayerNorm after each hidden Dense of the MLPs."""
     policy_head: PolicyHead = "gaussian"
     """Continuous-action head (POLICY_HEADS); discrete action spaces use a categorical head."""
+    mean_activation: MeanActivation = "linear"
+    """Continuous heads: the Gaussian mean is the policy MLP's output ("linear") or its tanh."""
+    value_activation: Activation | None = None
+    """Activation of the value MLP's hidden layers; None: ``activation``."""
+    value_kernel_init: KernelInit = "orthogonal"
+    """Initialiser of every value MLP layer (KERNEL_INITS)."""
     torso: str = "mlp"
     """Key of TORSOS: the observation torso before each MLP ("mlp": none). Typed ``str``, not
     :data:`Torso`: any name registered in TORSOS is valid, which :meth:`validate` checks."""
@@ -345,6 +418,9 @@ class NetworkConfig:
             ("activation", tuple(ACTIVATIONS)),
             ("policy_head", POLICY_HEADS),
             ("torso", tuple(TORSOS)),
+            ("mean_activation", MEAN_ACTIVATIONS),
+            ("value_activation", (*ACTIVATIONS, None)),
+            ("value_kernel_init", KERNEL_INITS),
         ):
             if getattr(self, name) not in valid:
                 raise ValueError(
@@ -379,7 +455,9 @@ select it with an agent's ``torso="resnet"``; no agent file changes."""
 
 def actor_critic(spec: EnvSpec, net: NetworkConfig) -> tuple[PolicyNetwork, ValueNetwork]:
     """Policy and value modules for ``spec``'s observation and action spaces, each with its own
-    torso (no shared parameters). The default ``NetworkConfig`` gives PPO's 64 x 64 tanh MLPs."""
+    torso (no shared parameters). The default ``NetworkConfig`` gives PPO's 64 x 64 tanh MLPs.
+    The value MLP has its own widths, activation and initialiser (its torso uses
+    ``activation``)."""
     policy = PolicyNetwork(
         action_dim=spec.action_dim,
         discrete=spec.discrete,
@@ -388,9 +466,14 @@ def actor_critic(spec: EnvSpec, net: NetworkConfig) -> tuple[PolicyNetwork, Valu
         layer_norm=net.layer_norm,
         head=net.policy_head,
         torso=TORSOS[net.torso](net),
+        mean_activation=net.mean_activation,
     )
     value = ValueNetwork(
-        net.value_hidden_sizes, net.activation, net.layer_norm, torso=TORSOS[net.torso](net)
+        net.value_hidden_sizes,
+        net.activation if net.value_activation is None else net.value_activation,
+        net.layer_norm,
+        torso=TORSOS[net.torso](net),
+        kernel_init=net.value_kernel_init,
     )
     return policy, value
 

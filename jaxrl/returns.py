@@ -3,12 +3,22 @@
 Termination and truncation are kept apart: a *terminated* step has no future (its successor value
 is 0), a *truncated* step bootstraps from the value of its true final observation, and neither lets
 the recursion run into the next episode.
+
+:func:`gae` gives the standard advantages; :func:`brax_advantages` gives Brax's policy
+advantages (the same value targets, one ``lambda`` fewer on the first step), selected by name
+through :data:`AdvantageForm`.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
+
+AdvantageForm = Literal["gae", "brax"]
+"""Which advantages train the policy: ``"gae"`` (:func:`gae`) or ``"brax"``
+(:func:`brax_advantages`); the value targets are GAE's ``A + V`` in both."""
 
 
 def gae(
@@ -102,3 +112,41 @@ def discounted_returns(
         body, next_values[-1], (rewards, next_values, terminated, truncated), reverse=True
     )
     return returns
+
+
+def brax_advantages(
+    rewards: jax.Array,
+    values: jax.Array,
+    next_values: jax.Array,
+    terminated: jax.Array,
+    truncated: jax.Array,
+    gamma: float | jax.Array,
+    lam: float | jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """Brax's PPO advantages: the one-step TD error towards the GAE value target of the
+    successor, ``A_t = r_t + gamma (1 - term_t) v_{t+1} - V(s_t)`` with ``v = A^GAE + V``, i.e.
+
+        A_t = delta_t + gamma * (1 - done_t) * A^GAE_{t+1}
+
+    (standard GAE has ``gamma * lam``; the two agree at ``lam = 1``). At a termination and at
+    the last step of the rollout (where ``A^GAE_T`` is 0) it is ``delta_t``. Sources: repo
+    google/brax, brax/training/agents/ppo/losses.py, ``compute_gae`` ~94-100 (``vs_t_plus_1``
+    and ``advantages``); repo bennidict23/GoRL, src/flow_policy/rollouts.py ~332-338.
+
+    One difference, deliberate: at a *truncation* Brax and GoRL multiply the step's advantage
+    by 0 (Brax's autoreset loses the final observation, so it cannot bootstrap) and cut the
+    recursion there; here the truncated step bootstraps from ``next_values`` (the final
+    observation's value) as in :func:`gae`, so ``A_t = delta_t`` there and the step before it
+    sees that step's ``A^GAE``. Without truncations the two are equal.
+
+    Args and the value targets: as :func:`gae` (``returns = A^GAE + values``, Brax's ``vs``).
+
+    Returns:
+        ``(advantages, returns)``.
+    """
+    gae_advantages, returns = gae(rewards, values, next_values, terminated, truncated, gamma, lam)
+    term = terminated.astype(values.dtype)
+    done = jnp.logical_or(term > 0, truncated).astype(values.dtype)
+    deltas = rewards + gamma * (1.0 - term) * next_values - values
+    following = jnp.concatenate([gae_advantages[1:], jnp.zeros_like(gae_advantages[:1])])
+    return deltas + gamma * (1.0 - done) * following, returns

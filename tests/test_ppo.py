@@ -11,7 +11,7 @@ from conftest import CountingPPO
 from flax import struct
 
 import jaxrl
-from jaxrl import envs, networks
+from jaxrl import envs, networks, returns, rollout
 from jaxrl.agents import ppo
 from jaxrl.agents.presets import PPO_PRESETS
 from jaxrl.types import Discrete, EnvSpec, TimeStep
@@ -335,3 +335,202 @@ def test_a_registered_torso_needs_no_ppo_change():
         assert state.params["value"]["params"]["torso"]["proj"]["kernel"].shape == (32, 6)
     finally:
         del networks.TORSOS["flat_proj"]
+
+
+# --- options for the official settings (issue 20): defaults unchanged, each option wired ------
+
+BEFORE_OPTIONS = {
+    # (config, env): (sum |params| after 3 iterations, value_loss and entropy of the 3rd,
+    # sum |act|), recorded with the code before the options existed (key 0, jitted steps)
+    "pendulum": (SMALL, 1222.3669030139572, 1376.9140625, 1.4208898544311523, 6.199224472045898),
+    "cartpole": (SMALL, 1241.2735145442093, 23.8083438873291, 0.6929165720939636, 4.0),
+    "pendulum-preset": (
+        ppo.replace(
+            PENDULUM,
+            num_envs=8,
+            num_steps=16,
+            num_minibatches=2,
+            num_epochs=2,
+            ent_coef=0.01,
+            clip_value_loss=True,
+        ),
+        1223.8050261080243,
+        990.85009765625,
+        1.4248669147491455,
+        5.67219352722168,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BEFORE_OPTIONS))
+def test_default_options_take_no_new_path_and_reproduce_the_values_before_them(case, monkeypatch):
+    """With every new option at its default, none of the new code runs (each raises here), the
+    state has no new leaves, and three iterations reproduce the figures recorded before the
+    options existed (bit for bit on the machine they were recorded on; rtol 1e-5 allows for
+    another CPU). The full bitwise comparison, every leaf and metric of PPO, PROPS and GoRL, is
+    in the commit message of the change."""
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a default config took a new code path")
+
+    monkeypatch.setattr(ppo.RewardNormalizer, "normalize_rollout", boom)
+    monkeypatch.setattr(ppo, "brax_advantages", boom)
+    monkeypatch.setattr(networks.TanhGaussian, "sampled_entropy", boom)
+    config, params_sum, value_loss, entropy, act_sum = BEFORE_OPTIONS[case]
+    if case == "pendulum-preset":
+        config = ppo.replace(config, lr_decay_steps=1000.0)
+    env = envs.make(case.split("-")[0])
+    state = ppo.init(config, env, jax.random.key(0))
+    assert state.reward_normalizer is None
+    step = jax.jit(lambda s: ppo.train_step(config, env, s))
+    for _ in range(3):
+        state, metrics = step(state)
+    total = sum(
+        float(np.sum(np.abs(np.asarray(x, np.float64)))) for x in jax.tree.leaves(state.params)
+    )
+    np.testing.assert_allclose(total, params_sum, rtol=1e-5)
+    np.testing.assert_allclose(metrics["value_loss"], value_loss, rtol=1e-5)
+    np.testing.assert_allclose(metrics["entropy"], entropy, rtol=1e-5)
+    action = ppo.act(config, env, state, state.env_state.obs, jax.random.key(5))
+    np.testing.assert_allclose(np.abs(np.asarray(action)).sum(), act_sum, rtol=1e-5)
+
+
+def test_normalize_reward_feeds_gae_the_normalised_clipped_rewards():
+    """One iteration with learning_rate 0 (so every minibatch's value loss is at the rollout's
+    parameters): the value loss is that of GAE on the rewards the normaliser returns for the
+    same rollout (clipped at reward_clip 5), not on the raw rewards, and the state carries the
+    normaliser after those steps."""
+    env = envs.make("pendulum")
+    config = ppo.replace(SMALL, normalize_reward=True, reward_clip=5.0, learning_rate=0.0)
+    state = ppo.init(config, env, jax.random.key(1))
+    new, metrics = jax.jit(lambda s: ppo.train_step(config, env, s))(state)
+    _, k_roll, _ = jax.random.split(state.key, 3)
+    policy_fn = ppo.make_policy_fn(config, env, state.params, state.normalizer)
+    vec_env = rollout.VecEnv(env, config.num_envs)
+    _, traj, _ = rollout.collect(vec_env, state.env_state, policy_fn, k_roll, config.num_steps)
+    expected, rewards, _ = ppo.RewardNormalizer.create(8).normalize_rollout(
+        traj.reward, traj.terminated, config.gamma, 5.0
+    )
+    for a, b in zip(jax.tree.leaves(new.reward_normalizer), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert float(jnp.max(jnp.abs(rewards))) == 5.0  # the first steps are clipped
+
+    def loss_on(reward):
+        values, _, targets = ppo.compute_advantages(
+            config, env, state.params, state.normalizer, traj.replace(reward=reward)
+        )
+        return 0.5 * float(jnp.mean((values - targets) ** 2))
+
+    np.testing.assert_allclose(metrics["value_loss"], loss_on(rewards), rtol=1e-4)
+    assert abs(loss_on(traj.reward) - loss_on(rewards)) > 10 * loss_on(rewards)
+    np.testing.assert_array_equal(
+        new.params["value"]["params"]["MLP_0"]["Dense_0"]["kernel"],
+        state.params["value"]["params"]["MLP_0"]["Dense_0"]["kernel"],
+    )
+
+
+def test_normalize_reward_state_resumes_bit_identically_and_vmaps(tmp_path):
+    config = ppo.replace(SMALL, normalize_reward=True)
+    env, key = envs.make("pendulum"), jax.random.key(2)
+    run = lambda steps, **kw: jaxrl.train(ppo, config, env, key, steps, progress=False, **kw)  # noqa: E731
+    whole = run(4 * 128, seeds=2)
+    run(2 * 128, seeds=2, checkpoint_dir=str(tmp_path))
+    resumed = run(4 * 128, seeds=2, checkpoint_dir=str(tmp_path), resume=True)
+    assert resumed.steps_this_call == 2 * 128
+    for a, b in zip(jax.tree.leaves(whole.state), jax.tree.leaves(resumed.state), strict=True):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(a, b)
+    assert float(whole.state.reward_normalizer.stats.count[0]) == pytest.approx(4 * 16 + 1e-4)
+    single = jaxrl.train(ppo, config, env, jax.random.split(key, 2)[1], 4 * 128, progress=False)
+    one = jax.tree.map(lambda x: x[1], whole.state.reward_normalizer)
+    for a, b in zip(
+        jax.tree.leaves(one), jax.tree.leaves(single.state.reward_normalizer), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+def test_lr_decay_steps_is_cleanrl_anneal_lr():
+    """``lr_decay_steps = num_iterations * steps_per_iteration`` gives CleanRL's / PROPS's
+    ``anneal_lr``: update ``u = 1..N`` uses ``(1 - (u - 1) / N) * lr`` (PPOROS
+    PROPS/ppo_props_continuous.py ~734-737); the default keeps it constant."""
+    n = 7
+    config = ppo.replace(SMALL, learning_rate=3e-4, lr_decay_steps=float(n * 128))
+    for u in range(1, n + 1):
+        lr = ppo.learning_rate(config, jnp.asarray(u - 1, jnp.int32))
+        np.testing.assert_allclose(lr, (1.0 - (u - 1.0) / n) * 3e-4, rtol=1e-6)
+    np.testing.assert_allclose(ppo.learning_rate(SMALL, jnp.asarray(50, jnp.int32)), 3e-4)
+
+
+def test_keyed_sgd_epochs_shuffles_as_before_and_gives_a_key_per_step():
+    p_plain, _, _ = _toy_sgd()
+    seen = []
+
+    def loss_fn(p, mb, key):
+        seen.append(key)
+        return jnp.mean(mb.weight * (p - mb.x) ** 2), {"approx_kl": p}
+
+    batch = _Points(x=jnp.ones(4), weight=jnp.array([1.0, 0.0, 0.0, 1.0]))
+    tx, p = optax.sgd(0.1), jnp.zeros(())
+    out = ppo.sgd_epochs(loss_fn, p, tx.init(p), tx, batch, jax.random.key(0), 3, 4, keyed=True)
+    np.testing.assert_array_equal(out[0], p_plain)
+    keys = []
+
+    def record(p, mb, key):
+        jax.debug.callback(lambda k: keys.append(np.asarray(k)), jax.random.key_data(key))
+        return loss_fn(p, mb, key)
+
+    ppo.sgd_epochs(record, p, tx.init(p), tx, batch, jax.random.key(0), 3, 4, keyed=True)
+    assert len({k.tobytes() for k in keys}) == 12  # a fresh key for each of the 12 steps
+
+
+def test_options_reach_the_networks_losses_and_advantages():
+    env = envs.make("pendulum")
+    config = ppo.replace(
+        SMALL,
+        policy_head="tanh_gaussian",
+        tanh_entropy="sampled",
+        mean_activation="tanh",
+        advantage_form="brax",
+        value_hidden_sizes=(32, 32, 32),
+        value_activation="silu",
+        value_kernel_init="lecun_uniform",
+        normalize_reward=True,
+        ent_coef=0.01,
+    )
+    policy, value = ppo.make_networks(config, env)
+    assert policy.mean_activation == "tanh" and value.activation == "silu"
+    assert value.kernel_init == "lecun_uniform" and tuple(value.hidden_sizes) == (32, 32, 32)
+    state = ppo.init(config, env, jax.random.key(0))
+    traj = rollout.collect(
+        rollout.VecEnv(env, 8),
+        state.env_state,
+        ppo.make_policy_fn(config, env, state.params, state.normalizer),
+        jax.random.key(1),
+        16,
+    )[1]
+    values, adv, targets = ppo.compute_advantages(config, env, state.params, state.normalizer, traj)
+    next_values = value.apply(
+        state.params["value"], ppo.preprocess(config, state.normalizer, traj.next_obs)
+    )
+    ref_adv, ref_targets = returns.brax_advantages(
+        traj.reward,
+        values,
+        next_values,
+        traj.terminated,
+        traj.truncated,
+        config.gamma,
+        config.gae_lambda,
+    )
+    np.testing.assert_array_equal(adv, ref_adv)
+    np.testing.assert_array_equal(targets, ref_targets)
+    new, metrics = jax.jit(lambda s: ppo.train_step(config, env, s))(state)
+    assert all(np.isfinite(metrics[k]) for k in ("policy_loss", "value_loss", "entropy"))
+    # the sampled entropy of the squashed action is far below the base Gaussian's (about 1.42)
+    assert float(metrics["entropy"]) < 1.2
+    with pytest.raises(ValueError, match="tanh_entropy='sampled' needs policy_head"):
+        ppo.replace(SMALL, tanh_entropy="sampled").validate()
+    zeros = jnp.zeros(2)
+    batch = ppo.Batch(jnp.zeros((2, 3)), jnp.zeros((2, 1)), zeros, zeros, zeros, zeros)
+    with pytest.raises(ValueError, match="pass key="):
+        ppo.ppo_loss(new.params, config, env, new.normalizer, batch)

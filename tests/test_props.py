@@ -21,6 +21,7 @@ from jaxrl.agents import props
 from jaxrl.agents.presets import PROPS_PRESETS
 from jaxrl.buffers import RingBuffer
 from jaxrl.networks import Categorical, DiagGaussian, TanhGaussian
+from jaxrl.normalize import RewardNormalizer
 from jaxrl.types import Transition
 
 # --- losses against independent references ---------------------------------------------------
@@ -473,3 +474,59 @@ def test_props_smoke_on_brax_hopper():
         assert np.isfinite(result.history[name]).all(), name
     obs = np.asarray(result.state.buffer.data.obs)
     assert obs.shape == (config.buffer_steps(), 2, *env.spec.obs_shape) and np.isfinite(obs).all()
+
+
+def test_normalize_reward_buffer_holds_unnormalised_rewards_renormalised_at_the_update(
+    monkeypatch,
+):
+    """The authors' scheme (PPOROS PROPS/ppo_props_continuous.py ~635-638, ~672-675): the
+    buffer holds ``clip(r / s_t) * s_t`` (the raw reward unless clipped), the normaliser has
+    seen the rollout's rewards in order, and the target update's GAE reads the buffer divided
+    by the current scale. One iteration on pendulum against the same iteration without the
+    option (rewards do not steer the collection, so both collect the same steps); with the
+    tanh head and the sampled tanh entropy, so the keyed, masked PPO update runs too."""
+    env = envs.make("pendulum")
+    base = dataclasses.replace(
+        SMALL, policy_head="tanh_gaussian", tanh_entropy="sampled", ent_coef=0.01
+    )
+    config = dataclasses.replace(base, normalize_reward=True)
+    raw_state, _ = jax.jit(lambda s: props.train_step(base, env, s))(
+        props.init(base, env, jax.random.key(0))
+    )
+    seen = []
+    compute = props.ppo.compute_advantages
+
+    def spy(config, env, params, normalizer, data):
+        seen.append(data.reward)
+        return compute(config, env, params, normalizer, data)
+
+    monkeypatch.setattr(props.ppo, "compute_advantages", spy)
+    state, metrics = props.train_step(config, env, props.init(config, env, jax.random.key(0)))
+    raw, _ = raw_state.buffer.chronological()
+    stored, valid = state.buffer.chronological()
+    raw, stored = (
+        np.asarray(raw.reward)[np.asarray(valid)],
+        np.asarray(stored.reward)[np.asarray(valid)],
+    )
+    expected, normalized, scales = RewardNormalizer.create(2).normalize_rollout(
+        jnp.asarray(raw),
+        state.buffer.chronological()[0].terminated[np.asarray(valid)],
+        base.gamma,
+        10.0,
+    )
+    for a, b in zip(
+        jax.tree.leaves(state.reward_normalizer), jax.tree.leaves(expected), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    clipped = np.abs(np.asarray(normalized)) >= 10.0
+    assert clipped.any() and not clipped.all()
+    np.testing.assert_allclose(stored[~clipped], raw[~clipped], rtol=1e-5)
+    np.testing.assert_allclose(
+        stored[clipped], (np.asarray(normalized) * np.asarray(scales))[clipped], rtol=1e-6
+    )
+    assert np.all(np.abs(stored[clipped]) < np.abs(raw[clipped]))
+    renormalized = np.asarray(seen[0])[np.asarray(valid)]
+    np.testing.assert_allclose(
+        renormalized, stored / np.asarray(state.reward_normalizer.scale()), rtol=1e-6
+    )
+    assert all(np.isfinite(metrics[k]) for k in ("policy_loss", "value_loss", "entropy"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import rlax
 
-from jaxrl.returns import discounted_returns, gae
+from jaxrl.returns import brax_advantages, discounted_returns, gae
 
 
 def numpy_gae(rewards, values, next_values, terminated, truncated, gamma, lam):
@@ -222,3 +222,68 @@ def test_gae_matches_rlax(lam, with_truncations):
     )
     np.testing.assert_allclose(adv, want_adv, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ret, want_ret, rtol=1e-5, atol=1e-5)
+
+
+# --- Brax's policy-advantage form -------------------------------------------------------------
+
+
+def numpy_brax_compute_gae(rewards, values, bootstrap_value, termination, gamma, lam):
+    """Numpy loop of Brax's ``compute_gae`` (brax/training/agents/ppo/losses.py) for rollouts
+    without truncations: ``vs = V + A^GAE`` and ``A_t = r_t + gamma (1 - term_t) vs_{t+1} - V_t``
+    with ``vs_T`` the bootstrap value. Returns ``(advantages, vs)``."""
+    T, N = rewards.shape
+    next_v = np.concatenate([values[1:], bootstrap_value[None]])
+    vs = np.zeros((T, N))
+    acc = np.zeros(N)
+    for t in reversed(range(T)):
+        delta = rewards[t] + gamma * (1 - termination[t]) * next_v[t] - values[t]
+        acc = delta + gamma * (1 - termination[t]) * lam * acc
+        vs[t] = acc + values[t]
+    next_vs = np.concatenate([vs[1:], bootstrap_value[None]])
+    return rewards + gamma * (1 - termination) * next_vs - values, vs
+
+
+def test_brax_advantages_hand_computed_with_termination_and_truncation():
+    """gamma 0.9, lam 0.5; step 2 terminates, step 3 is truncated (final-obs value 7), step 4
+    ends the rollout (bootstrap 3). deltas = [1.4, 2.8, 1.0, 8.8, 6.7]; GAE = [2.8625, 3.25,
+    1.0, 8.8, 6.7]; Brax's form = delta_t + 0.9 * A^GAE_{t+1} inside the episode: [1.4 + 0.9 *
+    3.25, 2.8 + 0.9 * 1.0, 1.0, 8.8, 6.7] = [4.325, 3.7, 1.0, 8.8, 6.7]; targets = GAE + V."""
+    col = lambda *x: jnp.array(x, jnp.float32)[:, None]  # noqa: E731
+    r, v = col(1, 2, 3, 4, 5), col(0.5, 1, 2, 1.5, 1)
+    nv = col(1, 2, 9, 7, 3)  # nv[2] is never read (termination)
+    term, trunc = col(0, 0, 1, 0, 0) > 0, col(0, 0, 0, 1, 0) > 0
+    adv, targets = brax_advantages(r, v, nv, term, trunc, 0.9, 0.5)
+    np.testing.assert_allclose(adv[:, 0], [4.325, 3.7, 1.0, 8.8, 6.7], rtol=1e-6)
+    np.testing.assert_allclose(targets[:, 0], [3.3625, 4.25, 3.0, 10.3, 7.7], rtol=1e-6)
+    gae_adv, gae_targets = gae(r, v, nv, term, trunc, 0.9, 0.5)
+    np.testing.assert_allclose(gae_adv[:, 0], [2.8625, 3.25, 1.0, 8.8, 6.7], rtol=1e-6)
+    np.testing.assert_array_equal(targets, gae_targets)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.95, 1.0])
+def test_brax_advantages_match_brax_compute_gae_without_truncations(lam):
+    rng = np.random.default_rng(3)
+    T, N, gamma = 40, 5, 0.97
+    rewards, values = rng.normal(size=(T, N)), rng.normal(size=(T, N))
+    bootstrap = rng.normal(size=N)
+    terminated = rng.random((T, N)) < 0.1
+    next_values = np.concatenate([values[1:], bootstrap[None]])  # consistent successors
+    adv, targets = brax_advantages(
+        *(jnp.asarray(x, jnp.float32) for x in (rewards, values, next_values)),
+        jnp.asarray(terminated),
+        jnp.zeros((T, N), bool),
+        gamma,
+        lam,
+    )
+    ref_adv, ref_vs = numpy_brax_compute_gae(rewards, values, bootstrap, terminated, gamma, lam)
+    np.testing.assert_allclose(adv, ref_adv, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(targets, ref_vs, rtol=1e-5, atol=1e-5)
+    if lam == 1.0:  # the two forms agree at lam = 1
+        gae_adv, _ = gae(
+            *(jnp.asarray(x, jnp.float32) for x in (rewards, values, next_values)),
+            jnp.asarray(terminated),
+            jnp.zeros((T, N), bool),
+            gamma,
+            lam,
+        )
+        np.testing.assert_allclose(adv, gae_adv, rtol=1e-5, atol=1e-5)
