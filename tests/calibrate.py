@@ -47,7 +47,7 @@ def dqc(key: int, methods: list[str] | None = None) -> None:
 
     for method in methods or t.METHODS:
         start = time.time()
-        success, tasks = t.final_success(method, key)
+        success, tasks = t.late_success(method, key)
         _show(method, success, time.time() - start)
         print(f"  {'':<24} per task {np.round(tasks.mean(axis=1), 3).tolist()}", flush=True)
 
