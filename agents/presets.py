@@ -41,35 +41,101 @@ PPO_PRESETS: dict[str, ppo.Config] = {
 }
 
 
+GORL_STAGE_STEPS: tuple[int, ...] = (60_000_000, 60_000_000, 30_000_000, 30_000_000)
+"""The official per-stage encoder budgets (repo bennidict23/GoRL @1461fb0,
+``scripts/run_gorl_fm.py:33``, ``--encoder_timesteps_per_stage``)."""
+
+GORL_ITERATION_STEPS = 2048 * 480
+"""Env steps of one official encoder iteration: 2048 envs x ``iterations_per_env`` = 32
+minibatches x batch 1024 x unroll 30 / 2048 envs = 480 steps (``src/flow_policy/encoder_ppo.py``
+:54-60 with Playground's ``brax_ppo_config``)."""
+
+GORL_GAMMA: dict[str, float] = {"BallInCup": 0.95, "FingerSpin": 0.95}
+"""``brax_ppo_config(env_name)``'s per-task discount (repo google-deepmind/mujoco_playground,
+``mujoco_playground/config/dm_control_suite_params.py:50-51, 56-57``; every other task 0.995,
+line 40). Its other per-task values do not reach GoRL: ``num_timesteps`` (lines 48-55) is
+overridden by every stage's ``--num_timesteps`` (``scripts/run_gorl_fm.py:170``) and
+PendulumSwingUp's ``action_repeat=4`` (line 59) fails GoRL's ``assert action_repeat == 1``
+(``src/flow_policy/encoder_ppo.py:52``), so :func:`gorl_preset` refuses that task."""
+
+GORL_STAGE0_ZERO_Z_REG: tuple[str, ...] = ("BallInCup",)
+"""Tasks whose stage 0 runs without the latent regulariser (``scripts/run_gorl_fm.py:157``)."""
+
+
+def gorl_task(env: str | None) -> str | None:
+    """The DM Control task name that ``brax_ppo_config`` would get for our env name
+    (``playground/BallInCup`` -> ``BallInCup``); ``None`` for no env or a non-Playground env."""
+    if env is None or not env.startswith("playground/"):
+        return None
+    return env.removeprefix("playground/")
+
+
 def gorl_preset(
-    name: str, decoder: gorl.Decoder = "flow", z_reg: gorl.ZReg = "l2"
+    name: str,
+    decoder: gorl.Decoder = "flow",
+    z_reg: gorl.ZReg = "l2",
+    env: str | None = None,
 ) -> tuple[list[gorl.Config], tuple[int, ...], int]:
-    """GoRL's per-stage configs, per-stage encoder steps and evaluation interval. ``paper``:
-    the official defaults (4 stages, 180M encoder steps); ``cpu``: the whole cycle in minutes."""
+    """GoRL's per-stage configs, per-stage encoder steps and evaluation interval.
+
+    ``paper``: the official run of repo bennidict23/GoRL @1461fb0 (``scripts/run_gorl_fm.py``
+    driving ``scripts/components/train_encoder_ppo.py``, which loads MuJoCo Playground's
+    ``dm_control_suite_params.brax_ppo_config(env_name)``) for ``env``: its per-task discount
+    (:data:`GORL_GAMMA`) and BallInCup's stage-0 ``z_reg`` 0; the official iteration (2048 envs
+    x 480 steps, 16 epochs of 32 minibatches of 30720 steps, :data:`GORL_ITERATION_STEPS`), the
+    official critic (5 x 256 SiLU, LeCun-uniform, ``src/flow_policy/encoder_ppo.py:104``,
+    ``networks.py`` ``mlp_init``), Brax's policy advantages (``src/flow_policy/rollouts.py``
+    :332-338), whole iterations per stage (61, 61, 30, 30: the official
+    ``num_timesteps // (480 * 2048)``, ``train_encoder_ppo.py:182``) and 10 evaluations in each
+    60M-step stage. An env that is not a Playground DM Control task gets ``brax_ppo_config``'s
+    shared values. What it cannot reproduce (Adam eps, length-30 minibatch sequences, the
+    evaluation protocol) is listed in ``docs/official_settings_online.md``.
+    ``paper-flat``: the earlier ``paper`` preset (30-step iterations, a critic with the
+    encoder's 4 x 32 widths, standard GAE, gamma 0.995 for every env). ``cpu``: the whole cycle
+    in minutes."""
+    flat = gorl.Config(
+        num_envs=2048,
+        num_steps=30,
+        num_minibatches=32,
+        num_epochs=16,
+        learning_rate=1e-3,
+        gamma=0.995,
+        gae_lambda=0.95,
+        reward_scale=10.0,
+        ent_coef=1e-2,
+        vf_coef=0.5,
+        hidden_sizes=(32, 32, 32, 32),
+        activation="silu",
+        decoder=decoder,
+        z_reg=z_reg,
+        decoder_batch=8192,
+        decoder_epochs=50,
+        decoder_patience=20,
+        decoder_lr=3e-4,
+        collect_steps=20 * 480,
+    )
     if name == "paper":
-        base = gorl.Config(
-            num_envs=2048,
-            num_steps=30,
-            num_minibatches=32,
-            num_epochs=16,
-            learning_rate=1e-3,
-            gamma=0.995,
-            gae_lambda=0.95,
-            reward_scale=10.0,
-            ent_coef=1e-2,
-            vf_coef=0.5,
-            hidden_sizes=(32, 32, 32, 32),
-            activation="silu",
-            decoder=decoder,
-            z_reg=z_reg,
-            decoder_batch=8192,
-            decoder_epochs=50,
-            decoder_patience=20,
-            decoder_lr=3e-4,
-            collect_steps=20 * 480,
+        task = gorl_task(env)
+        if task is not None and task.startswith("PendulumSwingUp"):
+            raise ValueError(
+                f"GoRL's paper preset cannot run {env!r}: brax_ppo_config sets action_repeat=4 "
+                "for it (mujoco_playground dm_control_suite_params.py:58-59) and the official "
+                "encoder asserts action_repeat == 1 (GoRL src/flow_policy/encoder_ppo.py:52)"
+            )
+        base = dataclasses.replace(
+            flat,
+            num_steps=480,
+            gamma=GORL_GAMMA.get(task or "", 0.995),
+            value_hidden_sizes=(256,) * 5,
+            value_activation="silu",
+            value_kernel_init="lecun_uniform",
+            advantage_form="brax",
         )
-        steps = (60_000_000, 60_000_000, 30_000_000, 30_000_000)
-        eval_every = 6_000_000
+        steps = tuple(n // GORL_ITERATION_STEPS * GORL_ITERATION_STEPS for n in GORL_STAGE_STEPS)
+        eval_every = 6 * GORL_ITERATION_STEPS
+        stage0_z_reg = 0.0 if task in GORL_STAGE0_ZERO_Z_REG else 5e-4
+    elif name == "paper-flat":
+        base, steps, eval_every, stage0_z_reg = flat, GORL_STAGE_STEPS, 6_000_000, 5e-4
     elif name == "cpu":
         base = gorl.Config(
             num_envs=32,
@@ -91,9 +157,10 @@ def gorl_preset(
         )
         steps = (200_000, 200_000, 100_000, 100_000)
         eval_every = 50_000
+        stage0_z_reg = 5e-4
     else:
-        raise ValueError(f"--preset must be paper or cpu, got {name!r}")
-    first = dataclasses.replace(base, clip_eps=0.15, max_grad_norm=0.5, z_reg_coef=5e-4)
+        raise ValueError(f"--preset must be paper, paper-flat or cpu, got {name!r}")
+    first = dataclasses.replace(base, clip_eps=0.15, max_grad_norm=0.5, z_reg_coef=stage0_z_reg)
     later = dataclasses.replace(base, clip_eps=0.30, max_grad_norm=1.0, z_reg_coef=1e-3)
     return [first] + [later] * (len(steps) - 1), steps, eval_every
 
@@ -111,8 +178,13 @@ def _props_paper(
     """The authors' tuned PROPS settings for one Gymnasium MuJoCo task (one environment, b = 2,
     PROPS epochs 16, PPO epochs 10 and 32 minibatches, clip 0.2, entropy 0.01, clipped value
     loss, PPO target KL 0.03; ``shared/specs/algorithms-online.md``, from the run configs archived
-    in repo NicholasCorrado/PPOROS). Learning rates are constant: ``update_ppo``'s script default
-    is no annealing and the archived configs could not be checked for it."""
+    in repo NicholasCorrado/PPOROS). Not the authors' whole setting: the learning rate is
+    constant here, but ``--anneal-lr`` defaults to True (PROPS/ppo_props_continuous.py:67) and
+    all six archived run configs say ``anneal_lr: true`` (line 2 of each
+    ``PROPS/plotting/neurips/data/rl/props/results/<Task>-v4/.../run_0/config.yml``); the mean is
+    linear (theirs ends in tanh, PROPS/utils.py:195) and rewards are raw (theirs are normalised
+    and clipped to 10, PROPS/utils.py:160-161). :data:`PROPS_PAPER_OFFICIAL` has all of these;
+    these entries stay as they are because the tests use them."""
     return props.Config(
         num_envs=1,
         num_steps=n,
@@ -152,6 +224,39 @@ PROPS_PAPER: dict[str, tuple[props.Config, int]] = {
 Walker2d, Ant, Humanoid map to ``brax/<name>``; no Playground DM Control task matches one of the
 six). One environment, as in the paper: slow in JAX, and the setting where PROPS helps (see
 ``agents/props.py``)."""
+
+
+def _props_official(config: props.Config, budget: int) -> props.Config:
+    """``config`` (:func:`_props_paper`'s tuned values) with the rest of the authors' run
+    settings (repo NicholasCorrado/PPOROS @a0c8708): the PPO learning rate annealed linearly to
+    0 over the whole target updates within ``budget`` env steps (``anneal_lr: true`` in every
+    archived config; ``frac = 1 - (update - 1) / num_updates`` at
+    PROPS/ppo_props_continuous.py:734-736, ``num_updates = total_timesteps // batch_size`` at
+    line 591; the behaviour learning rate stays constant, ``props_anneal_lr: false``), the tanh
+    on the actor mean (PROPS/utils.py:195) and reward normalisation by the discounted-return std
+    with gamma, then clipping to [-10, 10] (PROPS/utils.py:160-161, re-normalised from the
+    buffer before each target update, PROPS/ppo_props_continuous.py:672-675)."""
+    batch = config.num_envs * config.num_steps
+    return dataclasses.replace(
+        config,
+        lr_decay_steps=float(budget // batch * batch),
+        mean_activation="tanh",
+        normalize_reward=True,
+        reward_clip=10.0,
+    )
+
+
+PROPS_PAPER_OFFICIAL: dict[str, tuple[props.Config, int]] = {
+    name: (_props_official(config, budget), budget)
+    for name, (config, budget) in PROPS_PAPER.items()
+}
+"""The authors' whole PROPS setting per task (``--preset paper`` of ``experiments/props.py``):
+:data:`PROPS_PAPER`'s tuned values plus annealing, the tanh mean and reward normalisation
+(:func:`_props_official`); ``tests/test_presets_official.py`` checks every value against the
+archived run configs. Values: (config, the paper's budget in env steps; ``lr_decay_steps`` is
+that budget's whole target batches, so a shorter ``--total-steps`` run ends before the rate
+reaches 0 unless ``--config.lr-decay-steps`` says otherwise)."""
+
 
 PROPS_PRESETS: dict[str, props.Config] = {
     # Balances by about 10-20k steps with one env; the small-batch regime where sampling error

@@ -135,7 +135,8 @@ class Config(ppo.Config):
     (8; 32, line 72), ``ent_coef`` (0; 0.01, line 80) and ``clip_value_loss`` (False; True,
     line 78). Their environment also normalises rewards (``NormalizeReward`` then clip to
     [-10, 10], PROPS/utils.py:160-161) and their actor mean ends in ``tanh``
-    (PROPS/utils.py:195); ppo.Config has no such settings."""
+    (PROPS/utils.py:195): ``normalize_reward``, ``reward_clip`` and ``mean_activation`` (off by
+    default) give them, and ``presets.PROPS_PAPER_OFFICIAL`` sets them with the annealing."""
 
     target_kl: float = 0.03
     """PPO update: stop all remaining minibatch steps once the approximate KL of a minibatch

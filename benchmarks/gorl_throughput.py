@@ -60,7 +60,7 @@ def steps_per_second(agent, config, env, iterations: int, **kw) -> tuple[float, 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="pendulum")
-    parser.add_argument("--preset", default="paper", choices=["paper", "cpu"])
+    parser.add_argument("--preset", default="paper", choices=["paper", "paper-flat", "cpu"])
     parser.add_argument("--decoder", default="flow", choices=["flow", "diffusion"])
     parser.add_argument("--num-envs", type=int, default=None, help="override the preset's")
     parser.add_argument("--iterations", type=int, default=40, help="train steps timed per agent")

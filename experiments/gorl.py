@@ -13,15 +13,21 @@ encoder env steps) and ``results.json``. Seeds run one after the other (seed ``i
 the (deterministic) hand-offs and continues the unfinished stage; ``--total-steps`` stops after
 that many encoder steps in all, and a resume with a larger value goes on from there.
 
-Presets. ``paper``: the official defaults (per-stage encoder steps [60M, 60M, 30M, 30M], 2048
-envs, unroll 30, 32 minibatches, 16 epochs, lr 1e-3, gamma 0.995, reward scale 10, clip
-0.15 / 0.30, max_grad_norm 0.5 / 1.0, z_reg 5e-4 / 1e-3 for stage 0 / later, entropy 1e-2, value
-coefficient 0.25 in the official form = ``vf_coef=0.5`` here because our value loss carries a
-0.5 factor; decoder 4 x 64 SiLU, 10 steps, Adam 3e-4, batch 8192, 50 epochs, patience 20; 20 x 480
-steps x 2048 envs collected). Two differences remain: our PPO minibatches are flat shuffled steps,
-not length-30 sequences, and the num_steps per iteration is the unroll (30) rather than the
-official 480-step iteration (16 x 30). ``cpu``: a small setting that runs the whole 4-stage cycle
-in a few minutes on 2 CPU cores. ``--config.*`` changes every stage's config, except that stage 0
+Presets. ``paper``: the official run for ``--env`` (repo bennidict23/GoRL @1461fb0,
+``scripts/run_gorl_fm.py`` with MuJoCo Playground's ``brax_ppo_config(env_name)``;
+:func:`jaxrl.agents.presets.gorl_preset`): 2048 envs x 480 steps per iteration, 16 epochs of 32
+minibatches, lr 1e-3, gamma 0.995 (0.95 for BallInCup and FingerSpin), reward scale 10, clip
+0.15 / 0.30, max_grad_norm 0.5 / 1.0, z_reg 5e-4 (0 for BallInCup) / 1e-3 for stage 0 / later,
+entropy 1e-2, value coefficient 0.25 in the official form = ``vf_coef=0.5`` here because our
+value loss carries a 0.5 factor, a 5 x 256 SiLU LeCun-uniform critic, Brax's policy advantages,
+61 / 61 / 30 / 30 whole iterations per stage, an evaluation every 6 iterations; decoder 4 x 64
+SiLU, 10 steps, Adam 3e-4, batch 8192, 50 epochs, patience 20; 20 x 480 steps x 2048 envs
+collected. What differs from the official run (flat shuffled minibatches instead of length-30
+sequences with GAE recomputed per minibatch, Adam eps 1e-5 instead of 1e-8, the evaluation
+protocol) is listed in ``docs/official_settings_online.md``. ``paper-flat``: the earlier paper
+preset (30-step iterations, the encoder's 4 x 32 widths for the critic, standard GAE, gamma
+0.995 everywhere). ``cpu``: a small setting that runs the whole 4-stage cycle in a few minutes
+on 2 CPU cores. ``--config.*`` changes every stage's config, except that stage 0
 keeps the preset's own stage-0 values where the preset's stages differ (clip_eps,
 max_grad_norm, z_reg_coef).
 """
@@ -47,9 +53,9 @@ class Args(runs.RunArgs):
 
     env: str = "pendulum"
     """Environment name (continuous actions)."""
-    preset: Literal["cpu", "paper"] = "cpu"
-    """paper (official defaults) or cpu (a few minutes on 2 cores): the default config, stage
-    steps and evaluation interval."""
+    preset: Literal["cpu", "paper", "paper-flat"] = "cpu"
+    """paper (the official run for --env), paper-flat (the earlier paper preset) or cpu (a few
+    minutes on 2 cores): the default config, stage steps and evaluation interval."""
     decoder: Literal["flow", "diffusion"] = "flow"
     """The preset's decoder (the same as --config.decoder)."""
     z_reg: Literal["l2", "kl"] = "l2"
@@ -67,7 +73,7 @@ class Args(runs.RunArgs):
 
 def schedule(args: Args) -> tuple[list[gorl.Config], tuple[int, ...], int]:
     """Per-stage configs, per-stage encoder steps and the evaluation interval."""
-    preset = gorl_preset(args.preset, args.decoder, args.z_reg)
+    preset = gorl_preset(args.preset, args.decoder, args.z_reg, args.env)
     return runs.phase_schedule(preset, args.config, args.stage_steps, args.eval_every)
 
 
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> runs.Report:
         Args,
         argv,
         __doc__,
-        preset=lambda preset, decoder, z_reg: gorl_preset(preset, decoder, z_reg)[0][-1],
+        preset=lambda preset, decoder, z_reg, env: gorl_preset(preset, decoder, z_reg, env)[0][-1],
     )
     run = runs.start(args, setup)
     configs, steps, eval_every = schedule(args)

@@ -3,9 +3,16 @@
     python experiments/gorl_vs_ppo.py --env pendulum --preset cpu --seeds 2
     python experiments/gorl_vs_ppo.py --env playground/HopperStand --preset paper --seeds 3  # GPU
 
-PPO gets the stage-0 PPO settings of the GoRL config (the paper's baseline uses the same
-networks, with clip 0.1 at the paper scale) and as many env steps as GoRL's encoders take in all
-stages together (the decoder's data collection is not counted, as in the paper's figure); seed
+PPO gets the stage-0 PPO settings of the GoRL config (with the ``paper`` preset: the official
+2048 x 480-step iteration, 5 x 256 SiLU critic and Brax advantages, the same as the official
+Gaussian-PPO baseline, repo bennidict23/GoRL @1461fb0, ``src/flow_policy/ppo.py:86-89``), a
+tanh-Gaussian head, clip 0.1 at the paper scale (``ppo.py:35``) and, with ``paper``, Brax's
+sampled tanh entropy (``ppo.py:311-319``); and as many env steps as GoRL's encoders take in all
+stages together (the decoder's data collection is not counted, as in the paper's figure). It
+still differs from the official baseline in clipping its gradients at stage 0's max_grad_norm
+(the official ``PpoState`` has no clipping, ``ppo.py:186-199``; ours cannot switch it off) and
+in evaluating on GoRL's schedule (the official ``scripts/train_ppo.py:32`` makes 30
+evaluations); with ``cpu`` it is our small setting, not the official one. Seed
 ``i`` uses the same key for both. ``--config.*`` sets GoRL's config as in
 ``experiments/gorl.py``. Writes ``runs/gorl_vs_ppo-<env>-<time>/`` with ``gorl/`` (laid out as
 an ``experiments/gorl.py`` run) and ``ppo/`` (checkpoints and metrics), ``curves.png``
@@ -34,8 +41,9 @@ class Args(runs.RunArgs):
 
     env: str = "pendulum"
     """Environment name (continuous actions)."""
-    preset: Literal["cpu", "paper"] = "cpu"
-    """paper or cpu (see jaxrl.agents.presets.gorl_preset)."""
+    preset: Literal["cpu", "paper", "paper-flat"] = "cpu"
+    """paper (the official run for --env), paper-flat or cpu (see
+    jaxrl.agents.presets.gorl_preset)."""
     decoder: Literal["flow", "diffusion"] = "flow"
     """GoRL's decoder in the preset (the same as --config.decoder)."""
     stage_steps: tuple[int, ...] | None = None
@@ -52,15 +60,21 @@ class Args(runs.RunArgs):
 
 def schedule(args: Args) -> tuple[list[gorl.Config], tuple[int, ...], int]:
     """GoRL's per-stage configs and encoder steps, and the evaluation interval."""
-    preset = gorl_preset(args.preset, args.decoder)
+    preset = gorl_preset(args.preset, args.decoder, env=args.env)
     return runs.phase_schedule(preset, args.config, args.stage_steps, args.eval_every)
 
 
 def ppo_config(args: Args, stage0: gorl.Config) -> ppo.Config:
-    """Gaussian PPO with GoRL's stage-0 PPO settings (clip 0.1 at the paper scale)."""
+    """Tanh-Gaussian PPO with GoRL's stage-0 PPO settings; at the paper scale clip 0.1
+    (repo bennidict23/GoRL, ``src/flow_policy/ppo.py:35``) and, with ``paper``, Brax's sampled
+    tanh entropy (``ppo.py:311-319``)."""
     shared = {f.name: getattr(stage0, f.name) for f in dataclasses.fields(ppo.Config)}
-    clip = 0.1 if args.preset == "paper" else shared["clip_eps"]
-    return ppo.Config(**{**shared, "policy_head": "tanh_gaussian", "clip_eps": clip})
+    paper = args.preset in ("paper", "paper-flat")
+    clip = 0.1 if paper else shared["clip_eps"]
+    entropy = "sampled" if args.preset == "paper" else shared["tanh_entropy"]
+    return ppo.Config(
+        **{**shared, "policy_head": "tanh_gaussian", "clip_eps": clip, "tanh_entropy": entropy}
+    )
 
 
 def setup(args: Args) -> list[runs.Member]:
@@ -87,7 +101,10 @@ def setup(args: Args) -> list[runs.Member]:
 
 def main(argv: list[str] | None = None) -> runs.Report:
     args = runs.parse(
-        Args, argv, __doc__, preset=lambda preset, decoder: gorl_preset(preset, decoder)[0][-1]
+        Args,
+        argv,
+        __doc__,
+        preset=lambda preset, decoder, env: gorl_preset(preset, decoder, env=env)[0][-1],
     )
     run = runs.start(args, setup)
     configs, steps, eval_every = schedule(args)

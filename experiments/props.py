@@ -2,6 +2,7 @@
 
     python experiments/props.py --env cartpole --total-steps 60000 --seeds 4
     python experiments/props.py --env brax/hopper --seeds 2          # the authors' tuned Hopper
+    python experiments/props.py --env brax/hopper --preset paper      # their whole setting
     python experiments/props.py --env pendulum --config.props-num-steps 32 --total-steps 200000
     python experiments/props.py --fixed-target   # sampling error only: frozen targets, no learning
 
@@ -25,8 +26,11 @@ seeds, not for the test suite: on one-env CartPole (24k steps) the two are withi
 each other (see the closing figures in ``tests/test_props.py``).
 
 Defaults: ``jaxrl.agents.presets.PROPS_PRESETS[env]`` (the authors' tuned MuJoCo settings for
-``brax/{swimmer,hopper,halfcheetah,walker2d,ant,humanoid}``, with their budgets), else
-``props.Config()``; any ``--config.*`` flag overrides.
+``brax/{swimmer,hopper,halfcheetah,walker2d,ant,humanoid}``, with their budgets, but a
+constant learning rate, a linear mean and raw rewards), else ``props.Config()``; ``--preset
+paper`` on those six tasks: the authors' whole setting (``PROPS_PAPER_OFFICIAL[env]``: the
+learning rate annealed to 0 over the paper's budget, tanh mean, rewards normalised and clipped to
+10; see ``docs/official_settings_online.md``); any ``--config.*`` flag overrides.
 
 ``--fixed-target`` instead measures the sampling error of PROPS and of on-policy sampling for a
 *frozen* target (the tests' settings, :func:`fixed_target_table`): a 10-armed bandit (exact counts
@@ -45,7 +49,7 @@ import numpy as np
 
 from jaxrl import envs, runs
 from jaxrl.agents import ppo, props
-from jaxrl.agents.presets import PROPS_PAPER, PROPS_PRESETS
+from jaxrl.agents.presets import PROPS_PAPER, PROPS_PAPER_OFFICIAL, PROPS_PRESETS
 from jaxrl.networks import output_layer_path
 from jaxrl.types import Discrete, EnvSpec, TimeStep
 
@@ -60,6 +64,11 @@ class Args(runs.OnlineArgs):
     """Environment name, e.g. cartpole, pendulum, brax/hopper."""
     total_steps: int | None = None
     """Env steps per seed; None: the paper's budget for its tasks, else 60,000."""
+    preset: Literal["default", "paper"] = "default"
+    """default: ``PROPS_PRESETS[env]`` (the authors' tuned values, constant learning rate,
+    linear mean, raw rewards; what the tests use) or ``props.Config()``; paper: the authors'
+    whole setting (``PROPS_PAPER_OFFICIAL[env]``: plus annealing, tanh mean, reward
+    normalisation), only for the six ``brax/`` tasks."""
     seeds: int = 4
     """Seeds (>= 1; vmapped; the same keys for every method)."""
     methods: tuple[Literal["PROPS", "PPO-buffer", "PPO"], ...] = METHODS
@@ -225,6 +234,7 @@ def method_config(config: props.Config, method: str) -> props.Config:
 
 
 def setup(args: Args) -> list[runs.Member]:
+    default_config(args.env, args.preset)  # refuses --preset paper for an env it lacks
     env = envs.make(args.env)
     total = args.total_steps or (PROPS_PAPER[args.env][1] if args.env in PROPS_PAPER else 60_000)
     return [
@@ -233,10 +243,24 @@ def setup(args: Args) -> list[runs.Member]:
     ]
 
 
+def default_config(env: str, preset: str = "default") -> props.Config:
+    """The config ``--preset`` starts from for ``env`` (``--config.*`` flags change it).
+
+    Raises:
+        ValueError: ``paper`` for an env with no official setting, naming the ones there are.
+    """
+    if preset == "paper":
+        if env not in PROPS_PAPER_OFFICIAL:
+            raise ValueError(
+                f"--preset paper has the authors' settings for {sorted(PROPS_PAPER_OFFICIAL)}, "
+                f"not for {env!r}"
+            )
+        return PROPS_PAPER_OFFICIAL[env][0]
+    return PROPS_PRESETS.get(env, props.Config())
+
+
 def main(argv: list[str] | None = None) -> dict | runs.Report:
-    args = runs.parse(
-        Args, argv, __doc__, preset=lambda env: PROPS_PRESETS.get(env, props.Config())
-    )
+    args = runs.parse(Args, argv, __doc__, preset=lambda env, preset: default_config(env, preset))
     if args.fixed_target:
         return fixed_target_table(seeds=args.fixed_target_seeds)
     run = runs.start(args, setup)

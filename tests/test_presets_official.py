@@ -1,8 +1,12 @@
 """The settings called "official" are the official code's values: TD3+BC's defaults
 (``td3_bc.Config()``), PRDC's defaults (``prdc.Config()``) and PRDC's per-task paper preset
-(``prdc.paper_config``), each compared with a table of the official values. Every row cites the
-file and line of the official code it was read from (TD3+BC: sfujim/TD3_BC @8791ad7; PRDC:
-LAMDA-RL/PRDC @9f38464), so an edit that drifts from them fails here and says where to look.
+(``prdc.paper_config``), PROPS's paper presets (``presets.PROPS_PAPER_OFFICIAL``) and GoRL's
+(``presets.gorl_preset("paper", env=...)``), each compared with a table of the official values.
+Every row cites the file and line of the official code it was read from (TD3+BC: sfujim/TD3_BC
+@8791ad7; PRDC: LAMDA-RL/PRDC @9f38464; PROPS: NicholasCorrado/PPOROS @a0c8708, its script and
+its archived run configs; GoRL: bennidict23/GoRL @1461fb0 with google-deepmind/mujoco_playground
+@d5e6b47 for ``brax_ppo_config``), so an edit that drifts from them fails here and says where to
+look.
 
 A field the official code does not have is listed in ``OURS_ONLY`` with the reason; a new
 Config field must join a table or that list (the last tests check that every field is covered).
@@ -14,7 +18,8 @@ import dataclasses
 
 import pytest
 
-from jaxrl.agents import prdc, td3_bc
+from jaxrl.agents import gorl, prdc, props, td3_bc
+from jaxrl.agents.presets import PROPS_PAPER_OFFICIAL, gorl_preset
 
 TD3_BC_OFFICIAL: list[tuple[str, object, str]] = [
     # (Config field, official value, where in sfujim/TD3_BC @8791ad7)
@@ -146,3 +151,436 @@ def test_every_config_field_is_in_a_table():
     assert set(prdc.PAPER_SETTINGS) == {prdc.paper_task(task) for task in PRDC_PAPER}
     for task, table in PRDC_PAPER.items():  # the table covers every field the preset sets
         assert set(prdc.PAPER_SETTINGS[prdc.paper_task(task)]) <= {f for f, _, _ in table}
+
+
+PROPS_RUN_CONFIGS: dict[str, str] = {
+    # our task: the archived run config of the matching Gymnasium task (every run_<i> of a task
+    # has the same settings; the configs were written by the earlier ppo_ros_continuous.py, so
+    # the PROPS fields are named ros_*)
+    "brax/swimmer": "Swimmer-v4/ppo_ros/b_2/s_2048/s_1024/lr_0.001/lr_1e-05/kl_0.03/kl_0.03/l_0.1",
+    "brax/hopper": "Hopper-v4/ppo_ros/b_2/s_2048/s_256/lr_0.001/lr_0.001/kl_0.03/kl_0.05/l_0.3",
+    "brax/halfcheetah": "HalfCheetah-v4/ppo_ros/b_2/s_1024/s_512/lr_0.0001/lr_0.001/kl_0.03/kl_0.05"
+    "/l_0.3",
+    "brax/walker2d": "Walker2d-v4/ppo_ros/b_2/s_2048/s_256/lr_0.001/lr_0.001/kl_0.03/kl_0.1/l_0.3",
+    "brax/ant": "Ant-v4/ppo_ros/b_2/s_2048/s_256/lr_0.0001/lr_0.001/kl_0.03/kl_0.03/l_0.1",
+    "brax/humanoid": "Humanoid-v4/ppo_ros/b_2/s_8192/s_256/lr_0.0001/lr_0.0001/kl_0.03/kl_0.1"
+    "/l_0.1",
+}
+"""Where each task's settings are: ``PROPS/plotting/neurips/data/rl/props/results/<this>/e_16/
+mb_*/c_*/a_0/run_0/config.yml`` in NicholasCorrado/PPOROS @a0c8708."""
+
+PROPS_PAPER_RUNS: dict[str, list[tuple[str, object, str]]] = {
+    # task: rows (Config field, official value, ":line (key)" in its PROPS_RUN_CONFIGS file)
+    "brax/swimmer": [
+        ("num_envs", 1, ":29 (num_envs)"),
+        ("num_steps", 2048, ":31 (num_steps)"),
+        ("buffer_batches", 2, ":5 (buffer_batches)"),
+        ("learning_rate", 0.001, ":23 (learning_rate)"),
+        ("gamma", 0.99, ":20 (gamma)"),
+        ("gae_lambda", 0.95, ":19 (gae_lambda)"),
+        ("num_minibatches", 32, ":30 (num_minibatches)"),
+        ("num_epochs", 10, ":69 (update_epochs)"),
+        ("clip_eps", 0.2, ":8 (clip_coef)"),
+        ("clip_value_loss", True, ":9 (clip_vloss)"),
+        ("ent_coef", 0.01, ":14 (ent_coef)"),
+        ("vf_coef", 0.5, ":70 (vf_coef)"),
+        ("max_grad_norm", 0.5, ":25 (max_grad_norm)"),
+        ("target_kl", 0.03, ":65 (target_kl)"),
+        ("normalize_advantages", True, ":27 (norm_adv)"),
+        ("props_num_steps", 1024, ":50 (ros_num_steps)"),
+        ("props_learning_rate", 1e-05, ":43 (ros_learning_rate)"),
+        ("props_clip_eps", 0.3, ":39 (ros_clip_coef)"),
+        ("props_lambda", 0.1, ":42 (ros_lambda)"),
+        ("props_max_grad_norm", 0.5, ":44 (ros_max_grad_norm)"),
+        ("props_num_minibatches", 16, ":49 (ros_num_minibatches)"),
+        ("props_num_epochs", 16, ":53 (ros_update_epochs)"),
+        ("props_target_kl", 0.03, ":51 (ros_target_kl)"),
+        (
+            "lr_decay_steps",
+            999424.0,
+            ":2,67 (anneal_lr: true over total_timesteps 1000000 // batch 2048 updates)",
+        ),
+    ],
+    "brax/hopper": [
+        ("num_envs", 1, ":27 (num_envs)"),
+        ("num_steps", 2048, ":29 (num_steps)"),
+        ("buffer_batches", 2, ":5 (buffer_batches)"),
+        ("learning_rate", 0.001, ":21 (learning_rate)"),
+        ("gamma", 0.99, ":20 (gamma)"),
+        ("gae_lambda", 0.95, ":19 (gae_lambda)"),
+        ("num_minibatches", 32, ":28 (num_minibatches)"),
+        ("num_epochs", 10, ":66 (update_epochs)"),
+        ("clip_eps", 0.2, ":8 (clip_coef)"),
+        ("clip_value_loss", True, ":9 (clip_vloss)"),
+        ("ent_coef", 0.01, ":14 (ent_coef)"),
+        ("vf_coef", 0.5, ":67 (vf_coef)"),
+        ("max_grad_norm", 0.5, ":23 (max_grad_norm)"),
+        ("target_kl", 0.03, ":62 (target_kl)"),
+        ("normalize_advantages", True, ":25 (norm_adv)"),
+        ("props_num_steps", 256, ":48 (ros_num_steps)"),
+        ("props_learning_rate", 0.001, ":41 (ros_learning_rate)"),
+        ("props_clip_eps", 0.3, ":37 (ros_clip_coef)"),
+        ("props_lambda", 0.3, ":40 (ros_lambda)"),
+        ("props_max_grad_norm", 0.5, ":42 (ros_max_grad_norm)"),
+        ("props_num_minibatches", 16, ":47 (ros_num_minibatches)"),
+        ("props_num_epochs", 16, ":51 (ros_update_epochs)"),
+        ("props_target_kl", 0.05, ":49 (ros_target_kl)"),
+        (
+            "lr_decay_steps",
+            999424.0,
+            ":2,64 (anneal_lr: true over total_timesteps 1000000 // batch 2048 updates)",
+        ),
+    ],
+    "brax/halfcheetah": [
+        ("num_envs", 1, ":27 (num_envs)"),
+        ("num_steps", 1024, ":29 (num_steps)"),
+        ("buffer_batches", 2, ":5 (buffer_batches)"),
+        ("learning_rate", 0.0001, ":21 (learning_rate)"),
+        ("gamma", 0.99, ":20 (gamma)"),
+        ("gae_lambda", 0.95, ":19 (gae_lambda)"),
+        ("num_minibatches", 32, ":28 (num_minibatches)"),
+        ("num_epochs", 10, ":66 (update_epochs)"),
+        ("clip_eps", 0.2, ":8 (clip_coef)"),
+        ("clip_value_loss", True, ":9 (clip_vloss)"),
+        ("ent_coef", 0.01, ":14 (ent_coef)"),
+        ("vf_coef", 0.5, ":67 (vf_coef)"),
+        ("max_grad_norm", 0.5, ":23 (max_grad_norm)"),
+        ("target_kl", 0.03, ":62 (target_kl)"),
+        ("normalize_advantages", True, ":25 (norm_adv)"),
+        ("props_num_steps", 512, ":48 (ros_num_steps)"),
+        ("props_learning_rate", 0.001, ":41 (ros_learning_rate)"),
+        ("props_clip_eps", 0.3, ":37 (ros_clip_coef)"),
+        ("props_lambda", 0.3, ":40 (ros_lambda)"),
+        ("props_max_grad_norm", 0.5, ":42 (ros_max_grad_norm)"),
+        ("props_num_minibatches", 16, ":47 (ros_num_minibatches)"),
+        ("props_num_epochs", 16, ":51 (ros_update_epochs)"),
+        ("props_target_kl", 0.05, ":49 (ros_target_kl)"),
+        (
+            "lr_decay_steps",
+            1999872.0,
+            ":2,64 (anneal_lr: true over total_timesteps 2000000 // batch 1024 updates)",
+        ),
+    ],
+    "brax/walker2d": [
+        ("num_envs", 1, ":27 (num_envs)"),
+        ("num_steps", 2048, ":29 (num_steps)"),
+        ("buffer_batches", 2, ":5 (buffer_batches)"),
+        ("learning_rate", 0.001, ":21 (learning_rate)"),
+        ("gamma", 0.99, ":20 (gamma)"),
+        ("gae_lambda", 0.95, ":19 (gae_lambda)"),
+        ("num_minibatches", 32, ":28 (num_minibatches)"),
+        ("num_epochs", 10, ":66 (update_epochs)"),
+        ("clip_eps", 0.2, ":8 (clip_coef)"),
+        ("clip_value_loss", True, ":9 (clip_vloss)"),
+        ("ent_coef", 0.01, ":14 (ent_coef)"),
+        ("vf_coef", 0.5, ":67 (vf_coef)"),
+        ("max_grad_norm", 0.5, ":23 (max_grad_norm)"),
+        ("target_kl", 0.03, ":62 (target_kl)"),
+        ("normalize_advantages", True, ":25 (norm_adv)"),
+        ("props_num_steps", 256, ":48 (ros_num_steps)"),
+        ("props_learning_rate", 0.001, ":41 (ros_learning_rate)"),
+        ("props_clip_eps", 0.3, ":37 (ros_clip_coef)"),
+        ("props_lambda", 0.3, ":40 (ros_lambda)"),
+        ("props_max_grad_norm", 0.5, ":42 (ros_max_grad_norm)"),
+        ("props_num_minibatches", 32, ":47 (ros_num_minibatches)"),
+        ("props_num_epochs", 16, ":51 (ros_update_epochs)"),
+        ("props_target_kl", 0.1, ":49 (ros_target_kl)"),
+        (
+            "lr_decay_steps",
+            1998848.0,
+            ":2,64 (anneal_lr: true over total_timesteps 2000000 // batch 2048 updates)",
+        ),
+    ],
+    "brax/ant": [
+        ("num_envs", 1, ":27 (num_envs)"),
+        ("num_steps", 2048, ":29 (num_steps)"),
+        ("buffer_batches", 2, ":5 (buffer_batches)"),
+        ("learning_rate", 0.0001, ":21 (learning_rate)"),
+        ("gamma", 0.99, ":20 (gamma)"),
+        ("gae_lambda", 0.95, ":19 (gae_lambda)"),
+        ("num_minibatches", 32, ":28 (num_minibatches)"),
+        ("num_epochs", 10, ":67 (update_epochs)"),
+        ("clip_eps", 0.2, ":8 (clip_coef)"),
+        ("clip_value_loss", True, ":9 (clip_vloss)"),
+        ("ent_coef", 0.01, ":14 (ent_coef)"),
+        ("vf_coef", 0.5, ":68 (vf_coef)"),
+        ("max_grad_norm", 0.5, ":23 (max_grad_norm)"),
+        ("target_kl", 0.03, ":63 (target_kl)"),
+        ("normalize_advantages", True, ":25 (norm_adv)"),
+        ("props_num_steps", 256, ":48 (ros_num_steps)"),
+        ("props_learning_rate", 0.001, ":41 (ros_learning_rate)"),
+        ("props_clip_eps", 0.05, ":37 (ros_clip_coef)"),
+        ("props_lambda", 0.1, ":40 (ros_lambda)"),
+        ("props_max_grad_norm", 0.5, ":42 (ros_max_grad_norm)"),
+        ("props_num_minibatches", 16, ":47 (ros_num_minibatches)"),
+        ("props_num_epochs", 16, ":51 (ros_update_epochs)"),
+        ("props_target_kl", 0.03, ":49 (ros_target_kl)"),
+        (
+            "lr_decay_steps",
+            3999744.0,
+            ":2,65 (anneal_lr: true over total_timesteps 4000000 // batch 2048 updates)",
+        ),
+    ],
+    "brax/humanoid": [
+        ("num_envs", 1, ":27 (num_envs)"),
+        ("num_steps", 8192, ":29 (num_steps)"),
+        ("buffer_batches", 2, ":5 (buffer_batches)"),
+        ("learning_rate", 0.0001, ":21 (learning_rate)"),
+        ("gamma", 0.99, ":20 (gamma)"),
+        ("gae_lambda", 0.95, ":19 (gae_lambda)"),
+        ("num_minibatches", 32, ":28 (num_minibatches)"),
+        ("num_epochs", 10, ":65 (update_epochs)"),
+        ("clip_eps", 0.2, ":8 (clip_coef)"),
+        ("clip_value_loss", True, ":9 (clip_vloss)"),
+        ("ent_coef", 0.01, ":14 (ent_coef)"),
+        ("vf_coef", 0.5, ":66 (vf_coef)"),
+        ("max_grad_norm", 0.5, ":23 (max_grad_norm)"),
+        ("target_kl", 0.03, ":61 (target_kl)"),
+        ("normalize_advantages", True, ":25 (norm_adv)"),
+        ("props_num_steps", 256, ":48 (ros_num_steps)"),
+        ("props_learning_rate", 0.0001, ":41 (ros_learning_rate)"),
+        ("props_clip_eps", 0.3, ":37 (ros_clip_coef)"),
+        ("props_lambda", 0.1, ":40 (ros_lambda)"),
+        ("props_max_grad_norm", 0.5, ":42 (ros_max_grad_norm)"),
+        ("props_num_minibatches", 32, ":47 (ros_num_minibatches)"),
+        ("props_num_epochs", 16, ":51 (ros_update_epochs)"),
+        ("props_target_kl", 0.1, ":49 (ros_target_kl)"),
+        (
+            "lr_decay_steps",
+            5996544.0,
+            ":2,63 (anneal_lr: true over total_timesteps 6000000 // batch 8192 updates)",
+        ),
+    ],
+}
+"""PROPS's per-task official settings: what ``PROPS_PAPER_OFFICIAL[task][0]`` must hold."""
+
+PROPS_CODE: list[tuple[str, object, str]] = [
+    # (Config field, official value, where in NicholasCorrado/PPOROS @a0c8708)
+    ("mean_activation", "tanh", "PROPS/utils.py:190-195 (the actor mean ends in nn.Tanh)"),
+    ("normalize_reward", True, "PROPS/utils.py:160 (NormalizeReward(env, gamma=gamma))"),
+    ("reward_clip", 10.0, "PROPS/utils.py:161 (TransformReward clip to [-10, 10])"),
+    ("normalize_obs", True, "PROPS/utils.py:158-159 (NormalizeObservation, clip 10)"),
+    ("hidden_sizes", (64, 64), "PROPS/utils.py:182-195 (critic and actor 64 x 64)"),
+    (
+        "activation",
+        "tanh",
+        "PROPS/utils.py:174-179 (relu=False: Agent(envs), ppo_props_continuous.py:557)",
+    ),
+    ("policy_head", "gaussian", "PROPS/utils.py:197 (state-independent log-std), ClipAction :157"),
+    ("sampling", "props", "every archived config: ros: 1 (the behaviour policy collects)"),
+]
+"""PROPS's settings fixed in the authors' code (every task)."""
+
+PROPS_OURS_ONLY: dict[str, str] = {
+    "se_epochs": "0: the sampling-error fit only measures, it never changes training (the "
+    "archived Hopper, Swimmer and Walker2d runs measured it, se: 1, the others did not)",
+    "se_learning_rate": "the measurement's step size (unused with se_epochs 0)",
+    "se_num_minibatches": "the measurement's minibatches (unused with se_epochs 0)",
+    "reward_scale": "1.0: the authors have no reward scale",
+}
+"""PROPS paper-preset fields set to our own values, and why (the rest keep ppo.Config's
+defaults, which have no effect on a PROPS run with these settings)."""
+
+
+@pytest.mark.parametrize(
+    "task, field, value, where",
+    [
+        pytest.param(task, field, value, where, id=f"{task}-{field}")
+        for task, table in PROPS_PAPER_RUNS.items()
+        for field, value, where in table
+    ],
+)
+def test_props_paper_preset_is_the_archived_run_config(task, field, value, where):
+    ours = getattr(PROPS_PAPER_OFFICIAL[task][0], field)
+    assert ours == value, (
+        f"PROPS_PAPER_OFFICIAL[{task!r}].{field} = {ours}; NicholasCorrado/PPOROS "
+        f"PROPS/plotting/neurips/data/rl/props/results/{PROPS_RUN_CONFIGS[task]}/.../run_0/"
+        f"config.yml{where}: {value}"
+    )
+
+
+@pytest.mark.parametrize("task", sorted(PROPS_PAPER_RUNS))
+@pytest.mark.parametrize("field, value, where", rows(PROPS_CODE))
+def test_props_paper_preset_has_the_authors_code_settings(task, field, value, where):
+    ours = getattr(PROPS_PAPER_OFFICIAL[task][0], field)
+    assert ours == value, f"PROPS_PAPER_OFFICIAL[{task!r}].{field} = {ours}; {where}: {value}"
+
+
+def test_props_paper_budgets_are_the_archived_total_timesteps():
+    budgets = {"brax/swimmer": 1_000_000, "brax/hopper": 1_000_000}
+    budgets |= {"brax/halfcheetah": 2_000_000, "brax/walker2d": 2_000_000}
+    budgets |= {"brax/ant": 4_000_000, "brax/humanoid": 6_000_000}  # total_timesteps, each file
+    assert {task: budget for task, (_, budget) in PROPS_PAPER_OFFICIAL.items()} == budgets
+
+
+def test_props_paper_rows_cover_every_config_field():
+    covered = {field for field, _, _ in PROPS_CODE} | set(PROPS_OURS_ONLY)
+    covered |= {field for field, _, _ in PROPS_PAPER_RUNS["brax/hopper"]}
+    set_here = {
+        f.name
+        for f in dataclasses.fields(props.Config)
+        if getattr(PROPS_PAPER_OFFICIAL["brax/hopper"][0], f.name)
+        != getattr(props.Config(), f.name)
+    }
+    assert set_here <= covered, f"paper-preset fields with no official row: {set_here - covered}"
+
+
+BRAX_PPO_CONFIG = "mujoco_playground/config/dm_control_suite_params.py"
+"""``brax_ppo_config``, which GoRL's encoder loads (scripts/components/train_encoder_ppo.py:81)
+and passes whole to ``EncoderConfig`` (:120)."""
+
+GORL_PAPER: list[tuple[str, object, str]] = [
+    # (Config field, official value, where: GoRL @1461fb0, or Playground @d5e6b47's BRAX_PPO_CONFIG)
+    ("num_envs", 2048, f"{BRAX_PPO_CONFIG}:43 (num_envs)"),
+    (
+        "num_steps",
+        480,
+        "src/flow_policy/encoder_ppo.py:54-60 (iterations_per_env = 32 x 1024 x 30"
+        f" / 2048; {BRAX_PPO_CONFIG}:37-38, 43-44)",
+    ),
+    ("num_minibatches", 32, f"{BRAX_PPO_CONFIG}:38 (num_minibatches)"),
+    ("num_epochs", 16, f"{BRAX_PPO_CONFIG}:39 (num_updates_per_batch)"),
+    ("learning_rate", 1e-3, f"{BRAX_PPO_CONFIG}:41; constant (src/flow_policy/encoder_ppo.py:230)"),
+    ("lr_decay_steps", 0.0, "src/flow_policy/encoder_ppo.py:108-109, 229-232 (no schedule)"),
+    ("reward_scale", 10.0, f"{BRAX_PPO_CONFIG}:33 (reward_scaling)"),
+    ("ent_coef", 1e-2, f"{BRAX_PPO_CONFIG}:42 (entropy_cost)"),
+    ("normalize_obs", True, f"{BRAX_PPO_CONFIG}:35 (normalize_observations)"),
+    ("gae_lambda", 0.95, "src/flow_policy/encoder_ppo.py:36"),
+    ("normalize_advantages", True, "src/flow_policy/encoder_ppo.py:37, 286-289"),
+    ("vf_coef", 0.5, "src/flow_policy/encoder_ppo.py:40, 341 (0.25 mean(err^2) = our 0.5 x 0.5)"),
+    ("clip_value_loss", False, "src/flow_policy/encoder_ppo.py:330, 341 (plain squared error)"),
+    ("advantage_form", "brax", "src/flow_policy/rollouts.py:332-338"),
+    ("hidden_sizes", (32, 32, 32, 32), "src/flow_policy/encoder_ppo.py:101-103 (actor)"),
+    ("activation", "silu", "src/flow_policy/networks.py:69 (gaussian_policy_fwd)"),
+    ("value_hidden_sizes", (256,) * 5, "src/flow_policy/encoder_ppo.py:104 (critic)"),
+    ("value_activation", "silu", "src/flow_policy/networks.py:41 (value_mlp_fwd)"),
+    ("value_kernel_init", "lecun_uniform", "src/flow_policy/networks.py:23 (mlp_init default)"),
+    ("policy_head", "gaussian", "src/flow_policy/encoder_ppo.py:129 (a Gaussian over z)"),
+    (
+        "tanh_entropy",
+        "base",
+        "src/flow_policy/encoder_ppo.py:49, 354-356 "
+        "(use_tanh_jacobian_for_z False; scripts/run_gorl_fm.py:163-175 passes none)",
+    ),
+    ("decoder_batch", 8192, "scripts/run_gorl_fm.py:37 (fm_batch_size)"),
+    ("decoder_epochs", 50, "scripts/run_gorl_fm.py:38 (fm_num_epochs)"),
+    ("decoder_lr", 3e-4, "scripts/run_gorl_fm.py:39 (fm_learning_rate)"),
+    ("decoder_hidden_sizes", (64,) * 4, "scripts/run_gorl_fm.py:41-42 (fm_hidden_size, layers)"),
+    ("decoder_patience", 20, "scripts/components/train_decoder_fm.py:185"),
+    ("decoder_steps", 10, "src/flow_policy/decoder_fm.py:27 (flow_steps)"),
+    ("decoder_val_fraction", 0.1, "scripts/components/train_decoder_fm.py:24"),
+    (
+        "collect_steps",
+        20 * 480,
+        "scripts/run_gorl_fm.py:44 (20 iterations of 480 steps, "
+        "scripts/components/collect_data_fm.py:149-154)",
+    ),
+]
+"""GoRL's official settings shared by every stage and task."""
+
+GORL_STAGES: list[list[tuple[str, object, str]]] = [
+    [
+        ("clip_eps", 0.15, "scripts/run_gorl_fm.py:153"),
+        ("max_grad_norm", 0.5, "scripts/run_gorl_fm.py:48, 152"),
+        ("z_reg_coef", 5e-4, "scripts/run_gorl_fm.py:157 (0.0005 except BallInCup)"),
+    ],
+    *[
+        [
+            ("clip_eps", 0.3, "scripts/run_gorl_fm.py:160"),
+            ("max_grad_norm", 1.0, "scripts/run_gorl_fm.py:159"),
+            ("z_reg_coef", 1e-3, "scripts/run_gorl_fm.py:161"),
+        ]
+    ]
+    * 3,
+]
+"""GoRL's per-stage settings (4 stages, scripts/run_gorl_fm.py:31)."""
+
+GORL_TASKS: dict[str, list[tuple[int, str, object, str]]] = {
+    # env: rows (stage, Config field, official value, where)
+    "playground/BallInCup": [
+        *[(k, "gamma", 0.95, f"{BRAX_PPO_CONFIG}:50-51") for k in range(4)],
+        (0, "z_reg_coef", 0.0, "scripts/run_gorl_fm.py:157 (0.0 for BallInCup)"),
+    ],
+    "playground/FingerSpin": [(k, "gamma", 0.95, f"{BRAX_PPO_CONFIG}:56-57") for k in range(4)],
+    "playground/HopperStand": [(k, "gamma", 0.995, f"{BRAX_PPO_CONFIG}:40") for k in range(4)],
+    "playground/CheetahRun": [(k, "gamma", 0.995, f"{BRAX_PPO_CONFIG}:40") for k in range(4)],
+}
+"""Per-task values of ``brax_ppo_config(env_name)`` and ``run_gorl_fm.py`` that reach GoRL."""
+
+
+@pytest.mark.parametrize("env", sorted(GORL_TASKS))
+@pytest.mark.parametrize("field, value, where", rows(GORL_PAPER))
+def test_gorl_paper_preset_is_the_official_setting(env, field, value, where):
+    configs, _, _ = gorl_preset("paper", env=env)
+    for k, config in enumerate(configs):
+        ours = getattr(config, field)
+        assert ours == value, f"gorl paper stage {k}.{field} = {ours}; {where}: {value}"
+
+
+@pytest.mark.parametrize("stage", range(4))
+def test_gorl_paper_preset_has_the_official_stage_settings(stage):
+    config = gorl_preset("paper", env="playground/HopperStand")[0][stage]
+    for field, value, where in GORL_STAGES[stage]:
+        ours = getattr(config, field)
+        assert ours == value, f"gorl paper stage {stage}.{field} = {ours}; GoRL {where}: {value}"
+
+
+@pytest.mark.parametrize("env", sorted(GORL_TASKS))
+def test_gorl_paper_preset_applies_the_per_task_values(env):
+    configs, _, _ = gorl_preset("paper", env=env)
+    for stage, field, value, where in GORL_TASKS[env]:
+        ours = getattr(configs[stage], field)
+        assert ours == value, f"gorl paper {env} stage {stage}.{field} = {ours}; {where}: {value}"
+
+
+def test_gorl_paper_schedule_is_whole_official_iterations():
+    # train_encoder_ppo.py:182: outer_iters = num_timesteps // (480 * 2048) per stage, with
+    # run_gorl_fm.py:33's 60M, 60M, 30M, 30M
+    _, steps, eval_every = gorl_preset("paper", env="playground/HopperStand")
+    per_iter = 480 * 2048
+    assert steps == (61 * per_iter, 61 * per_iter, 30 * per_iter, 30 * per_iter)
+    assert eval_every == 6 * per_iter  # ours; 10 evaluations per 60M stage (see the docs page)
+
+
+def test_gorl_paper_preset_refuses_pendulum_swingup():
+    # dm_control_suite_params.py:58-59 action_repeat 4; GoRL encoder_ppo.py:52 asserts 1
+    with pytest.raises(ValueError, match="action_repeat"):
+        gorl_preset("paper", env="playground/PendulumSwingUp")
+
+
+def test_gorl_paper_rows_cover_every_config_field():
+    covered = {field for field, _, _ in GORL_PAPER} | {"gamma", "z_reg", "decoder"}
+    covered |= {field for field, _, _ in GORL_STAGES[0]}
+    config = gorl_preset("paper", env="playground/HopperStand")[0][0]
+    set_here = {
+        f.name
+        for f in dataclasses.fields(gorl.Config)
+        if getattr(config, f.name) != getattr(gorl.Config(), f.name)
+    }
+    assert set_here <= covered, f"paper-preset fields with no official row: {set_here - covered}"
+
+
+def test_props_script_paper_preset_is_the_official_one():
+    from experiments import props as script
+    from jaxrl.agents.presets import PROPS_PRESETS
+
+    assert script.default_config("brax/hopper", "paper") is PROPS_PAPER_OFFICIAL["brax/hopper"][0]
+    assert script.default_config("brax/hopper") is PROPS_PRESETS["brax/hopper"]  # unchanged
+    with pytest.raises(ValueError, match="cartpole"):
+        script.default_config("cartpole", "paper")
+
+
+def test_gorl_scripts_pass_the_env_to_the_paper_preset():
+    from experiments import gorl as script
+    from experiments import gorl_vs_ppo as versus
+
+    args = script.Args(env="playground/BallInCup", preset="paper")
+    args.config = gorl_preset("paper", env=args.env)[0][-1]
+    configs, _, _ = script.schedule(args)
+    assert [c.gamma for c in configs] == [0.95] * 4 and configs[0].z_reg_coef == 0.0
+    vs = versus.Args(env="playground/FingerSpin", preset="paper")
+    vs.config = gorl_preset("paper", env=vs.env)[0][-1]
+    configs, _, _ = versus.schedule(vs)
+    baseline = versus.ppo_config(vs, configs[0])
+    assert baseline.gamma == 0.95 and baseline.value_hidden_sizes == (256,) * 5
+    assert (baseline.clip_eps, baseline.tanh_entropy) == (0.1, "sampled")  # ppo.py:35, 311-319
