@@ -101,6 +101,11 @@ class Config:
     """If > 0, the learning rate decays linearly to 0 over this many env steps (>= 0); set it
     to the run's total steps for CleanRL's / PROPS's ``anneal_lr`` (the update after ``k``
     iterations uses ``learning_rate * (1 - k / num_iterations)``)."""
+    adam_eps: float = 1e-5
+    """Adam's epsilon (added to the root of the second-moment estimate), > 0. 1e-5 as CleanRL's
+    PPO and the PROPS authors' target optimiser (repo NicholasCorrado/PPOROS,
+    PROPS/ppo_props_continuous.py:558); GoRL's official encoder and critic use optax's
+    ``scale_by_adam()`` default 1e-8 (repo bennidict23/GoRL, src/flow_policy/encoder_ppo.py:109)."""
     num_envs: int = struct.field(pytree_node=False, default=64)
     """Number of parallel environments, >= 1 (static)."""
     num_steps: int = struct.field(pytree_node=False, default=64)
@@ -194,6 +199,7 @@ RANGES: tuple[RangeSpec, ...] = (
     ("reward_scale", POSITIVE),
     ("reward_clip", Range(0.0, low_open=True, allow_inf=True)),
     ("lr_decay_steps", NONNEGATIVE),
+    ("adam_eps", POSITIVE),
     ("num_envs", COUNT),
     ("num_steps", COUNT),
     ("num_epochs", COUNT),
@@ -266,11 +272,12 @@ def make_networks(config: Config, env: Env) -> tuple[PolicyNetwork, ValueNetwork
 def make_optimizer(
     config: Config, learning_rate: float | jax.Array
 ) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam. Built from traced config values inside ``train_step``: the
-    optimiser state does not depend on them, so changing them never recompiles."""
+    """Global-norm clipping then Adam with ``config.adam_eps``. Built from traced config values
+    inside ``train_step``: the optimiser state does not depend on them, so changing them never
+    recompiles."""
     return optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm),
-        optax.adam(learning_rate, eps=1e-5),
+        optax.adam(learning_rate, eps=config.adam_eps),
     )
 
 

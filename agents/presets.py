@@ -88,8 +88,9 @@ def gorl_preset(
     :332-338), whole iterations per stage (61, 61, 30, 30: the official
     ``num_timesteps // (480 * 2048)``, ``train_encoder_ppo.py:182``) and 10 evaluations in each
     60M-step stage. An env that is not a Playground DM Control task gets ``brax_ppo_config``'s
-    shared values. What it cannot reproduce (Adam eps, length-30 minibatch sequences, the
-    evaluation protocol) is listed in ``docs/official_settings_online.md``.
+    shared values; Adam's eps 1e-8 (``optax.scale_by_adam()``'s default,
+    ``src/flow_policy/encoder_ppo.py:109``). What it cannot reproduce (length-30 minibatch
+    sequences, the evaluation protocol) is listed in ``docs/official_settings_online.md``.
     ``paper-flat``: the earlier ``paper`` preset (30-step iterations, a critic with the
     encoder's 4 x 32 widths, standard GAE, gamma 0.995 for every env). ``cpu``: the whole cycle
     in minutes."""
@@ -130,6 +131,7 @@ def gorl_preset(
             value_activation="silu",
             value_kernel_init="lecun_uniform",
             advantage_form="brax",
+            adam_eps=1e-8,
         )
         steps = tuple(n // GORL_ITERATION_STEPS * GORL_ITERATION_STEPS for n in GORL_STAGE_STEPS)
         eval_every = 6 * GORL_ITERATION_STEPS
@@ -235,10 +237,13 @@ def _props_official(config: props.Config, budget: int) -> props.Config:
     line 591; the behaviour learning rate stays constant, ``props_anneal_lr: false``), the tanh
     on the actor mean (PROPS/utils.py:195) and reward normalisation by the discounted-return std
     with gamma, then clipping to [-10, 10] (PROPS/utils.py:160-161, re-normalised from the
-    buffer before each target update, PROPS/ppo_props_continuous.py:672-675)."""
+    buffer before each target update, PROPS/ppo_props_continuous.py:672-675) and Adam's eps 1e-5
+    for both the target and the behaviour optimiser (PROPS/ppo_props_continuous.py:558, 572)."""
     batch = config.num_envs * config.num_steps
     return dataclasses.replace(
         config,
+        adam_eps=1e-5,
+        props_adam_eps=1e-5,
         lr_decay_steps=float(budget // batch * batch),
         mean_activation="tanh",
         normalize_reward=True,
@@ -251,11 +256,11 @@ PROPS_PAPER_OFFICIAL: dict[str, tuple[props.Config, int]] = {
     for name, (config, budget) in PROPS_PAPER.items()
 }
 """The authors' whole PROPS setting per task (``--preset paper`` of ``experiments/props.py``):
-:data:`PROPS_PAPER`'s tuned values plus annealing, the tanh mean and reward normalisation
-(:func:`_props_official`); ``tests/test_presets_official.py`` checks every value against the
-archived run configs. Values: (config, the paper's budget in env steps; ``lr_decay_steps`` is
-that budget's whole target batches, so a shorter ``--total-steps`` run ends before the rate
-reaches 0 unless ``--config.lr-decay-steps`` says otherwise)."""
+:data:`PROPS_PAPER`'s tuned values plus annealing, the tanh mean, reward normalisation and
+the authors' Adam eps (:func:`_props_official`); ``tests/test_presets_official.py`` checks
+every value against the archived run configs. Values: (config, the paper's budget in env steps;
+``lr_decay_steps`` is that budget's whole target batches, so a shorter ``--total-steps`` run ends
+before the rate reaches 0 unless ``--config.lr-decay-steps`` says otherwise)."""
 
 
 PROPS_PRESETS: dict[str, props.Config] = {

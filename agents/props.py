@@ -33,10 +33,11 @@ Choices (each checked against the authors' code where the spec marked it unverif
   ``props_target_kl`` and the whole update stops once it is exceeded (so the KL can overshoot the
   target by at most one step). The oldest ``m``-batch is left out once the buffer is full (it is
   evicted by the next collection). ``phi`` keeps its own Adam state across the resets, with
-  ``eps = 1e-8`` (optax's default). This differs from the authors: their ``props_optimizer`` is
-  ``Adam(..., eps=1e-5)`` (PROPS/ppo_props_continuous.py:572, PROPS/ppo_props_discrete.py:590),
-  and so was the behaviour optimiser of every earlier PPOROS revision (``ros_optimizer`` in
-  PPOROS/ppo_ros_continuous.py, ``optimizer_ros`` in PPOROS/ppo_ros_discrete.py).
+  ``eps = props_adam_eps`` (default 1e-8, optax's). The default differs from the authors: their
+  ``props_optimizer`` is ``Adam(..., eps=1e-5)`` (PROPS/ppo_props_continuous.py:572,
+  PROPS/ppo_props_discrete.py:590), and so was the behaviour optimiser of every earlier PPOROS
+  revision (``ros_optimizer`` in PPOROS/ppo_ros_continuous.py, ``optimizer_ros`` in
+  PPOROS/ppo_ros_discrete.py); ``presets.PROPS_PAPER_OFFICIAL`` sets 1e-5.
 - **Order of updates**: the 2025 rewrite's order: the behaviour loss uses the ``theta`` that
   ``phi`` was copied from (post-update), not the PPOROS quirk of a pre-update anchor.
 - **Target update**: CleanRL PPO on the whole buffer with GAE over the chronologically ordered
@@ -154,6 +155,11 @@ class Config(ppo.Config):
     loss, >= 0."""
     props_max_grad_norm: float = 0.5
     """Global-norm gradient clipping of the behaviour update, > 0."""
+    props_adam_eps: float = 1e-8
+    """Adam's epsilon for phi, > 0. 1e-8 (optax's default) keeps this module's earlier
+    behaviour; the authors' ``props_optimizer`` uses 1e-5 (repo NicholasCorrado/PPOROS,
+    PROPS/ppo_props_continuous.py:572), which ``presets.PROPS_PAPER_OFFICIAL`` sets. The target
+    optimiser's is the inherited ``adam_eps`` (1e-5, theirs too, line 558)."""
     se_learning_rate: float = 1e-3
     """Adam step size of the empirical-policy fit of the sampling error, >= 0."""
     sampling: Sampling = struct.field(pytree_node=False, default="props")
@@ -210,6 +216,7 @@ RANGES: tuple[RangeSpec, ...] = (
     ("props_target_kl", _KL_LIMIT),
     ("props_lambda", NONNEGATIVE),
     ("props_max_grad_norm", POSITIVE),
+    ("props_adam_eps", POSITIVE),
     ("se_learning_rate", NONNEGATIVE),
     ("buffer_batches", COUNT),
     ("props_num_steps", COUNT),
@@ -246,10 +253,11 @@ def steps_per_iteration(config: Config) -> int:
 
 
 def make_behaviour_optimizer(config: Config) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam for phi (step size read from the traced config)."""
+    """Global-norm clipping then Adam for phi (step size and ``props_adam_eps`` read from the
+    traced config)."""
     return optax.chain(
         optax.clip_by_global_norm(config.props_max_grad_norm),
-        optax.adam(config.props_learning_rate, eps=1e-8),
+        optax.adam(config.props_learning_rate, eps=config.props_adam_eps),
     )
 
 

@@ -20,10 +20,10 @@ minibatches, lr 1e-3, gamma 0.995 (0.95 for BallInCup and FingerSpin), reward sc
 0.15 / 0.30, max_grad_norm 0.5 / 1.0, z_reg 5e-4 (0 for BallInCup) / 1e-3 for stage 0 / later,
 entropy 1e-2, value coefficient 0.25 in the official form = ``vf_coef=0.5`` here because our
 value loss carries a 0.5 factor, a 5 x 256 SiLU LeCun-uniform critic, Brax's policy advantages,
-61 / 61 / 30 / 30 whole iterations per stage, an evaluation every 6 iterations; decoder 4 x 64
-SiLU, 10 steps, Adam 3e-4, batch 8192, 50 epochs, patience 20; 20 x 480 steps x 2048 envs
-collected. What differs from the official run (flat shuffled minibatches instead of length-30
-sequences with GAE recomputed per minibatch, Adam eps 1e-5 instead of 1e-8, the evaluation
+Adam eps 1e-8, 61 / 61 / 30 / 30 whole iterations per stage, an evaluation every 6
+iterations; decoder 4 x 64 SiLU, 10 steps, Adam 3e-4, batch 8192, 50 epochs, patience 20;
+20 x 480 steps x 2048 envs collected. What differs from the official run (flat shuffled
+minibatches instead of length-30 sequences with GAE recomputed per minibatch, the evaluation
 protocol) is listed in ``docs/official_settings_online.md``. ``paper-flat``: the earlier paper
 preset (30-step iterations, the encoder's 4 x 32 widths for the critic, standard GAE, gamma
 0.995 everywhere). ``cpu``: a small setting that runs the whole 4-stage cycle in a few minutes

@@ -534,3 +534,16 @@ def test_options_reach_the_networks_losses_and_advantages():
     batch = ppo.Batch(jnp.zeros((2, 3)), jnp.zeros((2, 1)), zeros, zeros, zeros, zeros)
     with pytest.raises(ValueError, match="pass key="):
         ppo.ppo_loss(new.params, config, env, new.normalizer, batch)
+
+
+@pytest.mark.parametrize("eps", [1e-5, 1e-8])
+def test_make_optimizer_uses_adam_eps(eps):
+    # Adam's first step is -lr * g / (|g| + eps) (bias-corrected moments are g and g^2); a
+    # gradient of 1e-6 makes eps 1e-5 and 1e-8 (GoRL's official, encoder_ppo.py:109) differ.
+    config = dataclasses.replace(ppo.Config(), adam_eps=eps)
+    tx = ppo.make_optimizer(config, 1.0)
+    params = {"w": jnp.zeros(3)}
+    grads = {"w": jnp.array([1e-6, -1e-6, 0.0])}
+    updates, _ = jax.jit(tx.update)(grads, tx.init(params), params)
+    expected = -np.array([1e-6, -1e-6, 0.0]) / (np.array([1e-6, 1e-6, 0.0]) + eps)
+    np.testing.assert_allclose(updates["w"], expected, rtol=1e-5)

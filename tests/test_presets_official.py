@@ -368,6 +368,12 @@ PROPS_CODE: list[tuple[str, object, str]] = [
     ),
     ("policy_head", "gaussian", "PROPS/utils.py:197 (state-independent log-std), ClipAction :157"),
     ("sampling", "props", "every archived config: ros: 1 (the behaviour policy collects)"),
+    ("adam_eps", 1e-5, "PROPS/ppo_props_continuous.py:558 (optimizer: Adam(..., eps=1e-5))"),
+    (
+        "props_adam_eps",
+        1e-5,
+        "PROPS/ppo_props_continuous.py:572 (props_optimizer: Adam(..., eps=1e-5))",
+    ),
 ]
 """PROPS's settings fixed in the authors' code (every task)."""
 
@@ -442,6 +448,7 @@ GORL_PAPER: list[tuple[str, object, str]] = [
     ("num_epochs", 16, f"{BRAX_PPO_CONFIG}:39 (num_updates_per_batch)"),
     ("learning_rate", 1e-3, f"{BRAX_PPO_CONFIG}:41; constant (src/flow_policy/encoder_ppo.py:230)"),
     ("lr_decay_steps", 0.0, "src/flow_policy/encoder_ppo.py:108-109, 229-232 (no schedule)"),
+    ("adam_eps", 1e-8, "src/flow_policy/encoder_ppo.py:109 (optax.scale_by_adam() default eps)"),
     ("reward_scale", 10.0, f"{BRAX_PPO_CONFIG}:33 (reward_scaling)"),
     ("ent_coef", 1e-2, f"{BRAX_PPO_CONFIG}:42 (entropy_cost)"),
     ("normalize_obs", True, f"{BRAX_PPO_CONFIG}:35 (normalize_observations)"),

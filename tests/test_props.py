@@ -530,3 +530,15 @@ def test_normalize_reward_buffer_holds_unnormalised_rewards_renormalised_at_the_
         renormalized, stored / np.asarray(state.reward_normalizer.scale()), rtol=1e-6
     )
     assert all(np.isfinite(metrics[k]) for k in ("policy_loss", "value_loss", "entropy"))
+
+
+@pytest.mark.parametrize("eps", [1e-8, 1e-5])
+def test_behaviour_optimizer_uses_props_adam_eps(eps):
+    # The first Adam step of phi is -lr * g / (|g| + eps); the authors' props_optimizer uses
+    # eps 1e-5 (PROPS/ppo_props_continuous.py:572), our default 1e-8.
+    config = props.Config(props_adam_eps=eps, props_learning_rate=1.0)
+    tx = props.make_behaviour_optimizer(config)
+    params = {"w": jnp.zeros(2)}
+    grads = {"w": jnp.array([1e-6, -1e-6])}
+    updates, _ = jax.jit(tx.update)(grads, tx.init(params), params)
+    np.testing.assert_allclose(updates["w"], -np.array([1e-6, -1e-6]) / (1e-6 + eps), rtol=1e-5)
