@@ -135,6 +135,12 @@ class Config(ppo.Config):
     collect_steps: int = struct.field(pytree_node=False, default=64)
     """Steps per env collected for the decoder at a stage boundary, >= 1 (static; the official
     code collects 20 x 480 steps x 2048 envs)."""
+    eval_ties: staged.Ties = struct.field(pytree_node=False, default="first")
+    """Which evaluated encoder a stage keeps (and collects the next decoder's data with) when
+    evaluation returns tie: ``"first"`` (the earliest) or ``"later"`` (the official rule,
+    ``current_reward >= best_reward - 1e-6``, repo bennidict23/GoRL @1461fb0,
+    scripts/components/train_encoder_ppo.py:235; see :func:`jaxrl.staged.best_evaluation`)
+    (static)."""
 
     def validate(self) -> None:
         """PPO's checks (which also check the ``z_reg`` and ``decoder`` choices), every numeric
@@ -508,7 +514,7 @@ def run_stages(
         raise ValueError(f"{len(configs)} configs for {len(stage_steps)} stages")
     this = sys.modules[__name__]
     phases = [
-        staged.Phase(this, c, steps, name=f"stage_{k}")
+        staged.Phase(this, c, steps, name=f"stage_{k}", ties=c.eval_ties)
         for k, (c, steps) in enumerate(zip(configs, stage_steps, strict=True))
     ]
     done = staged.run(

@@ -89,8 +89,10 @@ def gorl_preset(
     ``num_timesteps // (480 * 2048)``, ``train_encoder_ppo.py:182``) and 10 evaluations in each
     60M-step stage. An env that is not a Playground DM Control task gets ``brax_ppo_config``'s
     shared values; Adam's eps 1e-8 (``optax.scale_by_adam()``'s default,
-    ``src/flow_policy/encoder_ppo.py:109``). What it cannot reproduce (length-30 minibatch
-    sequences, the evaluation protocol) is listed in ``docs/official_settings_online.md``.
+    ``src/flow_policy/encoder_ppo.py:109``); the best-evaluated encoder of equal returns is the
+    later one (``scripts/components/train_encoder_ppo.py:235``). What it cannot reproduce
+    (length-30 minibatch sequences, the rest of the evaluation protocol) is listed in
+    ``docs/official_settings_online.md``.
     ``paper-flat``: the earlier ``paper`` preset (30-step iterations, a critic with the
     encoder's 4 x 32 widths, standard GAE, gamma 0.995 for every env). ``cpu``: the whole cycle
     in minutes."""
@@ -132,6 +134,7 @@ def gorl_preset(
             value_kernel_init="lecun_uniform",
             advantage_form="brax",
             adam_eps=1e-8,
+            eval_ties="later",
         )
         steps = tuple(n // GORL_ITERATION_STEPS * GORL_ITERATION_STEPS for n in GORL_STAGE_STEPS)
         eval_every = 6 * GORL_ITERATION_STEPS

@@ -6,12 +6,13 @@ to a host function, and start the next phase from the state that function return
 
 Phase ``k`` trains ``phase.agent`` for ``phase.steps`` env steps with the key ``fold_in(key, k)``,
 evaluating every ``eval_every`` steps and checkpointing every evaluated state under
-``run_dir/<phase.name>``. Its best evaluated checkpoint (the first of equal returns) is restored
-and, between phases, given to ``handoff`` as a :class:`PhaseEnd`. The hand-off is plain host code
-(it may jit what it likes) and returns ``(start, info)``: ``start`` is the next phase's initial
-state (``None``: the next agent's ``init``), ``info`` is kept in the phase's
-:class:`PhaseResult`. It gets its own key, ``fold_in(key, 1000 + k)``, and the key the next
-phase trains with (to initialise the fresh parts of the next state as ``init`` would).
+``run_dir/<phase.name>``. Its best evaluated checkpoint is restored (of equal returns the first, or
+the later with ``Phase(ties="later")``, see :func:`best_evaluation`) and, between phases, given to
+``handoff`` as a :class:`PhaseEnd`. The hand-off is plain host code (it may jit what it likes) and
+returns ``(start, info)``: ``start`` is the next phase's initial state (``None``: the next agent's
+``init``), ``info`` is kept in the phase's :class:`PhaseResult`. It gets its own key,
+``fold_in(key, 1000 + k)``, and the key the next phase trains with (to initialise the fresh parts of
+the next state as ``init`` would).
 
 With ``run_dir`` a stopped run resumes: finished phases are restored from their checkpoints (no
 step is retrained), the hand-offs run again from the restored best states (deterministic, so the
@@ -26,7 +27,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import numpy as np
@@ -39,6 +40,14 @@ from jaxrl.types import Agent, Env, PRNGKey, agent_name
 HANDOFF_KEY_OFFSET = 1000
 """The hand-off after phase ``k`` uses ``fold_in(key, HANDOFF_KEY_OFFSET + k)``."""
 
+Ties = Literal["first", "later"]
+"""Which evaluated state a phase keeps when returns tie (:func:`best_evaluation`)."""
+
+LATER_TOLERANCE = 1e-6
+"""``ties="later"``: a return at most this far below the best so far replaces it (GoRL's
+``current_reward >= best_reward - 1e-6``, repo bennidict23/GoRL @1461fb0,
+scripts/components/train_encoder_ppo.py:235)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Phase:
@@ -49,6 +58,8 @@ class Phase:
     steps: int
     name: str = ""
     """Checkpoint sub-folder and progress label (default ``phase_<k>``)."""
+    ties: Ties = "first"
+    """Which evaluated state the phase keeps when returns tie (:func:`best_evaluation`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +152,29 @@ def run(
     return results
 
 
+def best_evaluation(returns: Sequence[float] | np.ndarray, ties: Ties = "first") -> int:
+    """Index of the evaluation a phase keeps, of ``returns`` in evaluation order (no NaN).
+
+    ``"first"``: the highest return, the earliest of equal ones (``argmax``). ``"later"``: GoRL's
+    official rule (repo bennidict23/GoRL @1461fb0, scripts/components/train_encoder_ppo.py:235):
+    walking forward, an evaluation replaces the kept one when its return is
+    ``>= kept - LATER_TOLERANCE``, so of equal returns the later wins, and so does a later one
+    up to :data:`LATER_TOLERANCE` lower (the kept return then becomes that lower one, as the
+    official ``best_reward = current_reward``)."""
+    values = np.asarray(returns, np.float64)
+    if values.ndim != 1 or not len(values) or np.isnan(values).any():
+        raise ValueError(f"best_evaluation needs a non-empty 1-D array without NaN, got {values}")
+    if ties == "first":
+        return int(np.argmax(values))
+    if ties != "later":
+        raise ValueError(f"ties must be 'first' or 'later', got {ties!r}")
+    best, kept = -math.inf, 0
+    for i, value in enumerate(values):
+        if value >= best - LATER_TOLERANCE:
+            best, kept = float(value), i
+    return kept
+
+
 def _train_phase(
     phase: Phase, env: Env, key: PRNGKey, start: Any, directory: str, eval_every: int, **kw: Any
 ) -> PhaseResult:
@@ -165,7 +199,7 @@ def _train_phase(
     steps = np.asarray(result.history["step"])
     # Checkpointed evaluations only: the row at step 0 (the starting state) has no checkpoint.
     evaluated = np.flatnonzero(~np.isnan(evals) & (steps > 0))
-    best = int(evaluated[np.argmax(evals[evaluated])])
+    best = int(evaluated[best_evaluation(evals[evaluated], phase.ties)])
     best_step = int(steps[best])
     checkpointer = Checkpointer(directory, keep=keep)
     try:

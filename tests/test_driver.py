@@ -516,3 +516,52 @@ def test_checkpoint_round_trips_keys_and_empty_arrays(tmp_path):
     assert record["step"] == 7
     leaves_equal(state, restored)
     assert restored["empty"].shape == (4, 0)
+
+
+@pytest.mark.parametrize(
+    "returns, first, later",
+    [
+        ([1.0, 3.0, 2.0, 3.0], 1, 3),  # an exact tie: the earliest, or the later
+        ([1.0, 3.0, 3.0 - 5e-7, 2.0], 1, 2),  # within LATER_TOLERANCE below: the later too
+        ([3.0, 3.0 - 6e-7, 3.0 - 1.2e-6], 0, 2),  # the kept return drifts down, as GoRL's
+        ([3.0, 3.0 - 2e-6], 0, 0),  # beyond the tolerance: the higher one
+        ([0.5], 0, 0),
+    ],
+)
+def test_best_evaluation_tie_rules(returns, first, later):
+    # "later" is GoRL's `current_reward >= best_reward - 1e-6` then
+    # `best_reward = current_reward` (scripts/components/train_encoder_ppo.py:235-236)
+    assert staged.best_evaluation(returns) == first
+    assert staged.best_evaluation(np.array(returns), "later") == later
+
+
+def test_best_evaluation_refuses_empty_nan_and_unknown_rules():
+    for bad in ([], [1.0, float("nan")]):
+        with pytest.raises(ValueError, match="non-empty 1-D array without NaN"):
+            staged.best_evaluation(bad)
+    with pytest.raises(ValueError, match="'first' or 'later'"):
+        staged.best_evaluation([1.0], "last")  # type: ignore[arg-type]
+
+
+def test_staged_phase_ties_choose_the_restored_checkpoint(monkeypatch, tmp_path):
+    """A phase's ``ties`` reaches the selection, and the restored state is the one picked."""
+    seen = []
+
+    def pick(returns, ties="first"):
+        seen.append((len(returns), ties))
+        return 0 if ties == "first" else len(returns) - 1
+
+    monkeypatch.setattr(staged, "best_evaluation", pick)
+    for ties in ("first", "later"):
+        phase = staged.Phase(ppo, SMALL, 2 * CHUNK, name=ties, ties=ties)
+        (done,) = staged.run(
+            [phase],
+            ENV,
+            jax.random.key(1),
+            eval_every=CHUNK,
+            run_dir=str(tmp_path),
+            num_eval_episodes=1,
+        )
+        assert done.best_step == (CHUNK if ties == "first" else 2 * CHUNK)
+        assert int(done.state.step) == done.best_step // CHUNK
+    assert seen == [(2, "first"), (2, "later")]

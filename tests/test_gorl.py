@@ -300,3 +300,18 @@ def test_gorl_stage_cycle_on_hopper_stand():
     for s in stages:
         assert np.isfinite(s.history["loss"][1:]).all() and np.isfinite(s.best_eval_return)
     assert int(stages[1].state.stage) == 1
+
+
+def test_run_stages_passes_each_stage_its_tie_rule(monkeypatch):
+    # eval_ties="later" is the official rule (GoRL scripts/components/train_encoder_ppo.py:235)
+    captured = {}
+
+    def fake_run(phases, *args, **kwargs):
+        captured["ties"] = [phase.ties for phase in phases]
+        return []
+
+    monkeypatch.setattr(gorl.staged, "run", fake_run)
+    configs = [gorl.Config(eval_ties="first"), gorl.Config(eval_ties="later")]
+    gorl.run_stages(configs, envs.make("pendulum"), jax.random.key(0), (64, 64), 32)
+    assert captured["ties"] == ["first", "later"]
+    assert gorl.Config().eval_ties == "first"  # the default keeps the earlier behaviour

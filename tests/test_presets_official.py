@@ -449,6 +449,11 @@ GORL_PAPER: list[tuple[str, object, str]] = [
     ("learning_rate", 1e-3, f"{BRAX_PPO_CONFIG}:41; constant (src/flow_policy/encoder_ppo.py:230)"),
     ("lr_decay_steps", 0.0, "src/flow_policy/encoder_ppo.py:108-109, 229-232 (no schedule)"),
     ("adam_eps", 1e-8, "src/flow_policy/encoder_ppo.py:109 (optax.scale_by_adam() default eps)"),
+    (
+        "eval_ties",
+        "later",
+        "scripts/components/train_encoder_ppo.py:235 (current_reward >= best_reward - 1e-6)",
+    ),
     ("reward_scale", 10.0, f"{BRAX_PPO_CONFIG}:33 (reward_scaling)"),
     ("ent_coef", 1e-2, f"{BRAX_PPO_CONFIG}:42 (entropy_cost)"),
     ("normalize_obs", True, f"{BRAX_PPO_CONFIG}:35 (normalize_observations)"),
