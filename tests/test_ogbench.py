@@ -37,6 +37,7 @@ ogbench = pytest.importorskip("ogbench")
 import jaxrl  # noqa: E402
 from jaxrl import data, envs  # noqa: E402
 from jaxrl import ogbench as og  # noqa: E402
+from jaxrl.agents import presets  # noqa: E402
 from jaxrl.envs import pointmaze  # noqa: E402
 from jaxrl.envs.ogbench import HostOnlyEnvError  # noqa: E402
 
@@ -171,7 +172,9 @@ def test_dqc_script_on_ogbench_data_evaluates_in_ogbench_env(navigate, tmp_path)
     assert list(tasks) == [f"task{k}" for k in range(1, 6)]
     assert all(0.0 <= s <= 1.0 for s in tasks.values()) and 0.0 <= out["success"] <= 1.0
     (run,) = out["per_seed"]
-    assert run["chunk"] == 2 and np.asarray(run["episode_length"]).shape == (5, 1)
+    assert run["chunk"] == presets.DQC_CPU.action_horizon and np.asarray(
+        run["episode_length"]
+    ).shape == (5, 1)
     policy = jaxrl.load_policy(report.path)
     assert policy.env_name == "ogbench/pointmaze-medium-v0"
     again = og.evaluate(policy, episodes_per_task=1)  # the OGBench env from the policy's name
