@@ -238,7 +238,16 @@ def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDatase
     actions to ``[-1, 1]`` and clip them to ``+-(1 - 1e-5)``, and normalise states with their own
     statistics when ``normalize_obs`` (else mean 0, std 1): :func:`jaxrl.goals.prepare_states`.
     Prepared data passes through."""
-    return goals.prepare_states("DQC", env, dataset, config.normalize_obs, config.obs_std_eps)
+    prepared = goals.prepare_states("DQC", env, dataset, config.normalize_obs, config.obs_std_eps)
+    check_data(config, prepared)
+    return prepared
+
+
+def check_data(config: Config, dataset: Dataset) -> None:
+    """Refuse, naming ``Config.horizon``, a dataset whose episodes are all too short for one
+    chunk and the state after it (:func:`jaxrl.goals.check_horizon`); the driver and the run layer
+    call it before any work."""
+    goals.check_horizon("DQC", "horizon", config.horizon, dataset)
 
 
 # --- networks ----------------------------------------------------------------------------------

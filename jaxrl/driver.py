@@ -707,13 +707,16 @@ def _check_run(agent: Agent, config: Any, args: _Arguments, data: Any) -> tuple[
         sweep.validate()
     elif hasattr(config, "validate"):
         config.validate()
+    first = sweep.setting(0) if sweep else config
+    check_data = getattr(agent, "check_data", None)
+    if data is not None and check_data is not None:
+        check_data(first, data)  # reads static fields, which every sweep setting shares
     layout = _Layout(sweep=sweep.size if sweep else None, seeds=args.seeds)
     if data is not None and layout.num_runs == 1 and _device_count(args.devices) > 1:
         raise ValueError(
             f"devices={args.devices!r}: an offline agent with a single run has no environment "
             "axis to split; use seeds or a sweep to spread runs over devices"
         )
-    first = sweep.setting(0) if sweep else config
     per_iter = int(agent.steps_per_iteration(first))
     if args.total_steps < per_iter:
         unit = "gradient steps" if data is not None else "env steps"

@@ -60,6 +60,18 @@ def check_goal_sizes(agent: str, env: Env, state_dim: int) -> None:
         )
 
 
+def check_horizon(agent: str, field: str, horizon: int, dataset: Dataset) -> None:
+    """A ``ValueError`` naming ``Config.<field>`` unless some episode of ``dataset`` has more
+    than ``horizon`` rows (a chunk of ``horizon`` actions and the state after it must fit in
+    one episode: :func:`jaxrl.data.sample_goal_chunks`)."""
+    longest = int(dataset.max_episode_length)
+    if int(horizon) > longest - 1:
+        raise ValueError(
+            f"Config.{field} must be < the longest episode's length ({longest} rows) so that a "
+            f"chunk and the state after it fit in one episode; got {field}={horizon}"
+        )
+
+
 def prepare_states(
     agent: str, env: Env, dataset: Dataset, normalize_obs: bool, eps: float
 ) -> NormalizedDataset:

@@ -164,6 +164,7 @@ class Agent(Protocol):
         steps_per_iteration(config) -> int     # env steps per train_step (offline: gradient steps)
         action_chunk(config) -> int            # optional: act returns [B, h_a, ...] chunks
         prepare_data(config, env, dataset) -> data     # optional, offline only
+        check_data(config, dataset) -> None    # optional, offline only: cheap checks
 
     - ``config`` is the agent's ``Config`` (dynamic fields may be traced, even vmapped);
       ``env`` a hashable :class:`Env`; ``state`` a pytree holding everything training changes
@@ -195,6 +196,10 @@ class Agent(Protocol):
       (e.g. discrete actions for a continuous-only agent), reading only ``env.spec``, with a
       ``ValueError`` naming the agent, the env and the mismatch; ``init`` calls it, and the run
       layer calls it (through :func:`jaxrl.config.check_env`) before creating a run folder.
+    - An optional ``check_data(config, dataset) -> None`` refuses a raw dataset the config
+      cannot train on (DQC: a chunk longer than every episode) with a ``ValueError`` naming the
+      ``Config`` field, cheaply (no pass over the data); :func:`jaxrl.train` and the run layer
+      (through :func:`jaxrl.driver.check_arguments`) call it before any work or folder.
     """
 
     def init(self, config: Any, env: Env, key: PRNGKey, data: Any = None) -> Any: ...

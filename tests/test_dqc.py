@@ -313,11 +313,27 @@ def test_validate_refuses_by_field_name(changes, needle):
         dataclasses.replace(dqc.Config(), **changes).validate()
 
 
-def test_env_and_data_mismatches_are_refused():
+def test_env_and_data_mismatches_are_refused(tmp_path):
     with pytest.raises(ValueError, match="Box"):
         dqc.check_env(dqc.Config(), envs.make("cartpole"))
     with pytest.raises(ValueError, match="odd size 3"):
         dqc.check_env(dqc.Config(), envs.make("pendulum"))
+    with pytest.raises(ValueError, match=r"Config.horizon must be < the longest episode's"):
+        dqc.prepare_data(dataclasses.replace(TINY, horizon=200), ENV, DATA)  # 200-row episodes
+    dqc.prepare_data(dataclasses.replace(TINY, horizon=199), ENV, DATA)
+    ckpt = tmp_path / "checkpoints"  # refused by jaxrl.train before any work or folder
+    with pytest.raises(ValueError, match=r"Config.horizon must be < the longest episode's"):
+        jaxrl.train(
+            dqc,
+            dataclasses.replace(TINY, horizon=200),
+            ENV,
+            jax.random.key(0),
+            10,
+            data=DATA,
+            checkpoint_dir=str(ckpt),
+            progress=False,
+        )
+    assert not ckpt.exists()
     plain = envs.make("pointmaze-medium")  # obs = position only, no goal
     with pytest.raises(ValueError, match="goal_in_obs=True"):
         dqc.prepare_data(TINY, plain, DATA)
