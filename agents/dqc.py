@@ -238,15 +238,14 @@ def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDatase
     actions to ``[-1, 1]`` and clip them to ``+-(1 - 1e-5)``, and normalise states with their own
     statistics when ``normalize_obs`` (else mean 0, std 1): :func:`jaxrl.goals.prepare_states`.
     Prepared data passes through."""
-    prepared = goals.prepare_states("DQC", env, dataset, config.normalize_obs, config.obs_std_eps)
-    check_data(config, prepared)
-    return prepared
+    return goals.prepare_states("DQC", env, dataset, config.normalize_obs, config.obs_std_eps)
 
 
 def check_data(config: Config, dataset: Dataset) -> None:
     """Refuse, naming ``Config.horizon``, a dataset whose episodes are all too short for one
     chunk and the state after it (:func:`jaxrl.goals.check_horizon`); the driver and the run layer
-    call it before any work."""
+    call it before any work. (Not part of :func:`prepare_data`: ``load_policy`` prepares a
+    two-row placeholder dataset.)"""
     goals.check_horizon("DQC", "horizon", config.horizon, dataset)
 
 

@@ -144,15 +144,14 @@ def check_env(config: Config, env: Env) -> None:
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
     """States-only ``dataset`` checked against ``env`` and prepared as DQC's
     (:func:`jaxrl.goals.prepare_states`)."""
-    prepared = goals.prepare_states("GCFBC", env, dataset, config.normalize_obs, config.obs_std_eps)
-    check_data(config, prepared)
-    return prepared
+    return goals.prepare_states("GCFBC", env, dataset, config.normalize_obs, config.obs_std_eps)
 
 
 def check_data(config: Config, dataset: Dataset) -> None:
     """Refuse, naming ``Config.action_horizon``, a dataset whose episodes are all too short for one
     chunk and the state after it (:func:`jaxrl.goals.check_horizon`); the driver and the run layer
-    call it before any work."""
+    call it before any work. (Not part of :func:`prepare_data`: ``load_policy`` prepares a
+    two-row placeholder dataset.)"""
     goals.check_horizon("GCFBC", "action_horizon", config.action_horizon, dataset)
 
 

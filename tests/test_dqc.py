@@ -319,8 +319,8 @@ def test_env_and_data_mismatches_are_refused(tmp_path):
     with pytest.raises(ValueError, match="odd size 3"):
         dqc.check_env(dqc.Config(), envs.make("pendulum"))
     with pytest.raises(ValueError, match=r"Config.horizon must be < the longest episode's"):
-        dqc.prepare_data(dataclasses.replace(TINY, horizon=200), ENV, DATA)  # 200-row episodes
-    dqc.prepare_data(dataclasses.replace(TINY, horizon=199), ENV, DATA)
+        dqc.check_data(dataclasses.replace(TINY, horizon=200), DATA)  # 200-row episodes
+    dqc.check_data(dataclasses.replace(TINY, horizon=199), DATA)
     ckpt = tmp_path / "checkpoints"  # refused by jaxrl.train before any work or folder
     with pytest.raises(ValueError, match=r"Config.horizon must be < the longest episode's"):
         jaxrl.train(

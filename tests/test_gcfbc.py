@@ -128,4 +128,4 @@ def test_env_and_data_mismatches_are_refused():
     with pytest.raises(ValueError, match="goal_in_obs=True"):
         gcfbc.prepare_data(TINY, envs.make("pointmaze-medium"), DATA)
     with pytest.raises(ValueError, match=r"Config.action_horizon must be < the longest"):
-        gcfbc.prepare_data(dataclasses.replace(TINY, action_horizon=200), ENV, DATA)
+        gcfbc.check_data(dataclasses.replace(TINY, action_horizon=200), DATA)
