@@ -37,9 +37,11 @@ Differences from the official code (each deliberate, see also :class:`Config`):
   official ``RunningStats.update`` drops the old variance sum, so its std shrinks like
   ``1/sqrt(#updates)`` (about 1/7.8 after 61 iterations); reproducing its curves exactly needs
   that bug.
-- PPO minibatches are flat shuffled steps and GAE is computed once per iteration with the value
-  net of the rollout (the official code, Brax-style, shuffles length-30 subsequences and recomputes
-  GAE inside the loss with the current value net).
+- By default PPO minibatches are flat shuffled steps and GAE is computed once per iteration with
+  the value net of the rollout. The official code, Brax-style, shuffles length-30 subsequences,
+  recomputes GAE inside the loss with the current value net and updates the observation
+  statistics before the epochs; ``sequence_length=30`` and ``obs_stats_update="before"`` (set by
+  the ``paper`` preset, :func:`jaxrl.agents.presets.gorl_preset`) do the same.
 - Early stopping of the decoder (:func:`jaxrl.generative.fit_with_early_stopping`) runs a fixed
   number of epochs (``decoder_epochs``) inside one ``lax.scan``; after ``decoder_patience``
   epochs without a better validation loss the parameters are frozen, and the best-validation
@@ -485,8 +487,9 @@ def run_stages(
     env: Env,
     key: PRNGKey,
     stage_steps: Sequence[int],
-    eval_every: int,
+    eval_every: int | None,
     *,
+    eval_at: Sequence[Sequence[int]] | None = None,
     num_eval_episodes: int = 16,
     run_dir: str | None = None,
     loggers_fn=None,
@@ -507,14 +510,27 @@ def run_stages(
     Args:
         config: one config for all stages, or one per stage (e.g. the official clip 0.15 / 0.30,
             max_grad_norm 0.5 / 1.0, z_reg 5e-4 / 1e-3); static fields must agree.
+        eval_at: instead of ``eval_every``, each stage's own evaluation steps
+            (:attr:`jaxrl.staged.Phase.eval_at`), e.g. the official schedule
+            :func:`jaxrl.agents.presets.gorl_eval_at`, whose step 0 makes the stage's starting
+            state a candidate for the encoder kept.
         loggers_fn: optional ``stage -> list of loggers`` for :func:`jaxrl.train`.
     """
     configs = list(config) if isinstance(config, Sequence) else [config] * len(stage_steps)
     if len(configs) != len(stage_steps):
         raise ValueError(f"{len(configs)} configs for {len(stage_steps)} stages")
+    if eval_at is not None and len(eval_at) != len(stage_steps):
+        raise ValueError(f"eval_at has {len(eval_at)} schedules for {len(stage_steps)} stages")
     this = sys.modules[__name__]
     phases = [
-        staged.Phase(this, c, steps, name=f"stage_{k}", ties=c.eval_ties)
+        staged.Phase(
+            this,
+            c,
+            steps,
+            name=f"stage_{k}",
+            ties=c.eval_ties,
+            eval_at=None if eval_at is None else tuple(eval_at[k]),
+        )
         for k, (c, steps) in enumerate(zip(configs, stage_steps, strict=True))
     ]
     done = staged.run(

@@ -9,13 +9,16 @@ Options for the PPO-family agents' official settings, each off by default (the d
 exactly what PPO computed before they existed): reward normalisation by the running
 discounted-return variance (``normalize_reward``, Gymnasium's ``NormalizeReward``), a tanh on
 the Gaussian mean (``mean_activation``), Brax's sampled tanh entropy (``tanh_entropy``), Brax's
-policy advantages (``advantage_form``), a value network with its own activation and initialiser
+policy advantages (``advantage_form``), Brax's minibatches of whole sequences with advantages
+recomputed by the current critic (``sequence_length``) and its observation-statistics order
+(``obs_stats_update``), a value network with its own activation and initialiser
 (``value_hidden_sizes``, ``value_activation``, ``value_kernel_init``) and linear learning-rate
 annealing (``lr_decay_steps``).
 
 The pieces other agents reuse (GoRL, PROPS, polychromic PPO) are public module functions:
 :func:`make_networks`, :func:`make_optimizer`, :func:`policy_loss`, :func:`value_loss`,
-:func:`ppo_loss`, :func:`weighted_mean`, :func:`compute_advantages`, :func:`sgd_epochs` (with
+:func:`ppo_loss`, :func:`weighted_mean`, :func:`compute_advantages`, :func:`to_sequences`,
+:func:`sequence_batch`, :func:`sgd_epochs` (with
 its KL early stop), :func:`preprocess` and :func:`flatten_time`.
 
 Inputs are checked before anything is traced: :meth:`Config.validate` (every numeric field
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -40,6 +43,7 @@ from flax import struct
 from jaxrl import rollout
 from jaxrl.config import (
     COUNT,
+    COUNT_OR_ZERO,
     NONNEGATIVE,
     POSITIVE,
     UNIT,
@@ -71,6 +75,9 @@ from jaxrl.types import Env, Metrics, PRNGKey, Transition
 
 NAME = "ppo"
 
+ObsStatsUpdate = Literal["after", "before"]
+"""When an iteration's observations enter the running statistics (``Config.obs_stats_update``)."""
+
 
 @struct.dataclass
 class Config:
@@ -90,7 +97,9 @@ class Config:
     vf_coef: float = 0.5
     """Value loss coefficient, >= 0."""
     max_grad_norm: float = 0.5
-    """Global-norm gradient clipping threshold, > 0."""
+    """Global-norm gradient clipping threshold, > 0; inf switches clipping off (the official
+    GoRL Gaussian-PPO baseline has none, repo bennidict23/GoRL @1461fb0,
+    src/flow_policy/ppo.py:186-199)."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before computing advantages (after normalize_reward),
     > 0."""
@@ -154,6 +163,20 @@ class Config:
     advantage_form: AdvantageForm = struct.field(pytree_node=False, default="gae")
     """Policy advantages: 'gae' or 'brax' (delta_t + gamma * A^GAE_{t+1}, Brax's and GoRL's);
     the value targets are GAE's either way (static)."""
+    sequence_length: int = struct.field(pytree_node=False, default=0)
+    """0: the iteration's steps are shuffled one by one and advantages and value targets are
+    computed once, before the epochs, with the rollout's critic. L >= 1: Brax's layout (Brax's
+    PPO, GoRL's official encoder, repo bennidict23/GoRL @1461fb0,
+    src/flow_policy/rollouts.py:32-60 and src/flow_policy/encoder_ppo.py:239-278): each env's
+    rollout is cut into sequences of L consecutive steps, minibatches are whole shuffled
+    sequences, and each minibatch's loss recomputes values, advantages and value targets on its
+    sequences with the current critic (each sequence bootstraps from its last step's successor);
+    L must divide num_steps and num_minibatches the number of sequences (static)."""
+    obs_stats_update: ObsStatsUpdate = struct.field(pytree_node=False, default="after")
+    """When an iteration's observations enter the running statistics: 'after' the update (the
+    rollout, its stored log-probs and the update see the same normalisation) or 'before' it
+    (Brax's and GoRL's official order, encoder_ppo.py:153-157: the update normalises with
+    statistics that include the batch, so the first ratios are not exactly 1) (static)."""
     normalize_obs: bool = struct.field(pytree_node=False, default=True)
     """Normalise observations with running statistics (static)."""
     normalize_reward: bool = struct.field(pytree_node=False, default=False)
@@ -180,7 +203,20 @@ class Config:
                 f"policy_head={self.policy_head!r}"
             )
         batch = self.num_envs * self.num_steps
-        if batch % self.num_minibatches:
+        if self.sequence_length:
+            if self.num_steps % self.sequence_length:
+                raise ValueError(
+                    f"Config.sequence_length={self.sequence_length} must divide "
+                    f"num_steps={self.num_steps}"
+                )
+            sequences = batch // self.sequence_length
+            if sequences % self.num_minibatches:
+                raise ValueError(
+                    f"Config.num_minibatches={self.num_minibatches} must divide the number of "
+                    f"sequences num_envs * num_steps / sequence_length = {self.num_envs} * "
+                    f"{self.num_steps} / {self.sequence_length} = {sequences}"
+                )
+        elif batch % self.num_minibatches:
             raise ValueError(
                 f"Config.num_minibatches={self.num_minibatches} must divide the batch "
                 f"num_envs * num_steps = {self.num_envs} * {self.num_steps} = {batch}"
@@ -195,7 +231,7 @@ RANGES: tuple[RangeSpec, ...] = (
     ("clip_eps", NONNEGATIVE),
     ("ent_coef", NONNEGATIVE),
     ("vf_coef", NONNEGATIVE),
-    ("max_grad_norm", POSITIVE),
+    ("max_grad_norm", Range(0.0, low_open=True, allow_inf=True)),
     ("reward_scale", POSITIVE),
     ("reward_clip", Range(0.0, low_open=True, allow_inf=True)),
     ("lr_decay_steps", NONNEGATIVE),
@@ -204,6 +240,7 @@ RANGES: tuple[RangeSpec, ...] = (
     ("num_steps", COUNT),
     ("num_epochs", COUNT),
     ("num_minibatches", COUNT),
+    ("sequence_length", COUNT_OR_ZERO),
 )
 """Allowed values of every numeric field, dynamic and static (checked by ``Config.validate``;
 GoRL and PROPS extend it)."""
@@ -527,6 +564,49 @@ def compute_advantages(
     return values, advantages, targets
 
 
+def to_sequences(tree: Any, length: int) -> Any:
+    """``[T, num_envs, ...] -> [num_envs * T / length, length, ...]`` for every leaf: each env's
+    rollout cut into sequences of ``length`` consecutive steps (env-major, so sequence ``i`` is
+    steps ``(i mod (T / length)) * length ...`` of env ``i // (T / length)``), the units that
+    ``sequence_length > 0`` shuffles (GoRL's ``prepare_minibatches``, repo bennidict23/GoRL
+    @1461fb0, src/flow_policy/rollouts.py:32-60)."""
+
+    def cut(x: jax.Array) -> jax.Array:
+        x = jnp.swapaxes(x, 0, 1)
+        return x.reshape(-1, length, *x.shape[2:])
+
+    return jax.tree.map(cut, tree)
+
+
+def sequence_batch(
+    config: Config,
+    env: Env,
+    params: Any,
+    normalizer: RunningStats,
+    traj: Transition,
+    old_values: jax.Array,
+) -> Batch:
+    """The flat :class:`Batch` of a minibatch of whole sequences (leaves ``[B, L, ...]``, from
+    :func:`to_sequences`): values, advantages and value targets recomputed over each sequence with
+    the *current* critic ``params`` (no gradient flows through them), each sequence bootstrapping
+    from the value of its last step's true successor (:func:`compute_advantages` on the
+    ``[L, B]`` time-major view; GoRL's official loss does the same inside each minibatch, repo
+    bennidict23/GoRL @1461fb0, src/flow_policy/encoder_ppo.py:255-278). ``old_values`` (the
+    rollout critic's) stay the reference of the clipped value loss."""
+    traj = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), traj)
+    _, advantages, targets = compute_advantages(
+        config, env, jax.lax.stop_gradient(params), normalizer, traj
+    )
+    return Batch(
+        obs=flatten_time(traj.obs),
+        raw_action=flatten_time(traj.raw_action),
+        log_prob=flatten_time(traj.extras["log_prob"]),
+        value=flatten_time(jnp.swapaxes(old_values, 0, 1)),
+        advantage=flatten_time(advantages),
+        target=flatten_time(targets),
+    )
+
+
 def sgd_epochs(
     loss_fn,
     params: Any,
@@ -638,8 +718,11 @@ def train_step(
 ) -> tuple[State, Metrics]:
     """One PPO iteration: collect a batch, compute GAE, run the epochs of minibatch updates.
 
-    Observation statistics are updated *after* the update, so acting, the stored log-probs, the
-    values and the update of one iteration all see the same normalisation. With
+    Observation statistics are updated *after* the update (``obs_stats_update="after"``), so
+    acting, the stored log-probs, the values and the update of one iteration all see the same
+    normalisation; ``"before"`` is Brax's order. With ``sequence_length > 0`` the minibatches
+    are whole sequences whose advantages are recomputed in the loss (:func:`sequence_batch`).
+    With
     ``normalize_reward`` the rewards are normalised step by step as they were collected
     (:meth:`jaxrl.normalize.RewardNormalizer.normalize_rollout`, what an env wrapper would
     return); episode returns in the metrics stay raw.
@@ -660,23 +743,28 @@ def train_step(
             traj.reward, traj.terminated, config.gamma, config.reward_clip
         )
         traj = traj.replace(reward=rewards)
-    values, advantages, targets = compute_advantages(
-        config, env, state.params, state.normalizer, traj
-    )
-    batch = Batch(
-        obs=flatten_time(traj.obs),
-        raw_action=flatten_time(traj.raw_action),
-        log_prob=flatten_time(traj.extras["log_prob"]),
-        value=flatten_time(values),
-        advantage=flatten_time(advantages),
-        target=flatten_time(targets),
-    )
+    updated = state.normalizer.update(traj.obs) if config.normalize_obs else state.normalizer
+    normalizer = updated if config.obs_stats_update == "before" else state.normalizer
+    values, advantages, targets = compute_advantages(config, env, state.params, normalizer, traj)
+    if config.sequence_length:
+        batch = to_sequences((traj, values), config.sequence_length)
+    else:
+        batch = Batch(
+            obs=flatten_time(traj.obs),
+            raw_action=flatten_time(traj.raw_action),
+            log_prob=flatten_time(traj.extras["log_prob"]),
+            value=flatten_time(values),
+            advantage=flatten_time(advantages),
+            target=flatten_time(targets),
+        )
     lr = learning_rate(config, state.step)
     tx = make_optimizer(config, lr)
     keyed = needs_loss_key(config)
 
-    def loss_fn(p: Any, mb: Batch, k: PRNGKey | None = None):
-        return ppo_loss(p, config, env, state.normalizer, mb, extra_loss, key=k)
+    def loss_fn(p: Any, mb: Any, k: PRNGKey | None = None):
+        if config.sequence_length:
+            mb = sequence_batch(config, env, p, normalizer, *mb)
+        return ppo_loss(p, config, env, normalizer, mb, extra_loss, key=k)
 
     params, opt_state, info = sgd_epochs(
         loss_fn,
@@ -689,11 +777,10 @@ def train_step(
         config.num_minibatches,
         keyed=keyed,
     )
-    normalizer = state.normalizer.update(traj.obs) if config.normalize_obs else state.normalizer
     new_state = state.replace(
         params=params,
         opt_state=opt_state,
-        normalizer=normalizer,
+        normalizer=updated,
         env_state=env_state,
         key=key,
         step=state.step + 1,

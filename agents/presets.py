@@ -7,6 +7,10 @@ check learning use the same entries, so a preset that stops working fails CI.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
 
 from jaxrl.agents import dqc, gcfbc, gorl, ppo, props
 
@@ -50,6 +54,11 @@ GORL_ITERATION_STEPS = 2048 * 480
 minibatches x batch 1024 x unroll 30 / 2048 envs = 480 steps (``src/flow_policy/encoder_ppo.py``
 :54-60 with Playground's ``brax_ppo_config``)."""
 
+GORL_SEQUENCE_LENGTH = 30
+"""The official minibatches hold sequences of 30 consecutive steps (Brax's ``unroll_length``:
+480 steps x 2048 envs / (32 minibatches x 1024 sequences), ``src/flow_policy/rollouts.py:45-46``;
+``dm_control_suite_params.py:38``), each with advantages recomputed by the current critic."""
+
 GORL_GAMMA: dict[str, float] = {"BallInCup": 0.95, "FingerSpin": 0.95}
 """``brax_ppo_config(env_name)``'s per-task discount (repo google-deepmind/mujoco_playground,
 ``mujoco_playground/config/dm_control_suite_params.py:50-51, 56-57``; every other task 0.995,
@@ -57,6 +66,67 @@ line 40). Its other per-task values do not reach GoRL: ``num_timesteps`` (lines 
 overridden by every stage's ``--num_timesteps`` (``scripts/run_gorl_fm.py:170``) and
 PendulumSwingUp's ``action_repeat=4`` (line 59) fails GoRL's ``assert action_repeat == 1``
 (``src/flow_policy/encoder_ppo.py:52``), so :func:`gorl_preset` refuses that task."""
+
+GORL_EVALUATIONS = 10
+"""Evaluations per stage in the official run (``config.num_evals``, repo bennidict23/GoRL
+@1461fb0, scripts/components/train_encoder_ppo.py:197, from ``brax_ppo_config``'s
+``num_evals=10``, mujoco_playground dm_control_suite_params.py:41)."""
+
+GORL_EVAL_EPISODES = 128
+"""Episodes (parallel envs) per official evaluation (``eval_policy(..., num_envs=128)``,
+scripts/components/train_encoder_ppo.py:215)."""
+
+
+def gorl_eval_at(
+    stage_steps: Sequence[int], iteration_steps: int, count: int = GORL_EVALUATIONS
+) -> tuple[tuple[int, ...], ...]:
+    """The official evaluation schedule of each stage as ``jaxrl.train``'s ``eval_at`` (env
+    steps within the stage): before iteration ``i`` for ``i`` in ``linspace(0, iterations - 1,
+    count)`` rounded down (scripts/components/train_encoder_ppo.py:197, 209), i.e. after ``i``
+    whole iterations of ``iteration_steps``. Iteration 0 is the stage's starting state, which
+    the official run may keep; the last iteration's update is never evaluated. 61 iterations
+    give 0, 6, 13, 20, 26, 33, 40, 46, 53, 60."""
+    out = []
+    for steps in stage_steps:
+        iterations = max(1, steps // iteration_steps)
+        at = np.linspace(0, iterations - 1, count, dtype=int)
+        out.append(tuple(sorted({int(i) * iteration_steps for i in at})))
+    return tuple(out)
+
+
+EvalSchedule = Literal["preset", "interval", "official"]
+"""How a GoRL script evaluates each stage (:func:`gorl_evaluations`)."""
+
+
+def gorl_evaluations(
+    preset: str,
+    schedule: EvalSchedule,
+    config: gorl.Config,
+    stage_steps: Sequence[int],
+    total_steps: int | None,
+    num_eval_episodes: int | None,
+) -> tuple[tuple[tuple[int, ...], ...] | None, int]:
+    """A GoRL script's evaluation: ``(eval_at per trained stage or None, episodes)``.
+
+    ``official`` (the default of ``preset="paper"`` through ``"preset"``): each stage's
+    :func:`gorl_eval_at` of its whole length in iterations of ``config``, cut to the steps the
+    stage trains in a run of ``total_steps`` in all (``--total-steps``; None: every stage whole;
+    a cut stage that keeps no trained evaluation is evaluated at its end), and
+    :data:`GORL_EVAL_EPISODES` episodes unless ``num_eval_episodes`` says otherwise.
+    ``interval``: ``None`` (the script's ``eval_every``) and ``num_eval_episodes`` or 16."""
+    official = schedule == "official" or (schedule == "preset" and preset == "paper")
+    if not official:
+        return None, num_eval_episodes or 16
+    at, left = [], sum(stage_steps) if total_steps is None else total_steps
+    full = gorl_eval_at(stage_steps, gorl.steps_per_iteration(config))
+    for steps, schedule_k in zip(stage_steps, full, strict=True):
+        if left <= 0:
+            break
+        trained, left = min(steps, left), left - steps
+        kept = tuple(s for s in schedule_k if s <= trained)
+        at.append(kept if any(kept) else (*kept, trained))
+    return tuple(at), num_eval_episodes or GORL_EVAL_EPISODES
+
 
 GORL_STAGE0_ZERO_Z_REG: tuple[str, ...] = ("BallInCup",)
 """Tasks whose stage 0 runs without the latent regulariser (``scripts/run_gorl_fm.py:157``)."""
@@ -82,17 +152,22 @@ def gorl_preset(
     driving ``scripts/components/train_encoder_ppo.py``, which loads MuJoCo Playground's
     ``dm_control_suite_params.brax_ppo_config(env_name)``) for ``env``: its per-task discount
     (:data:`GORL_GAMMA`) and BallInCup's stage-0 ``z_reg`` 0; the official iteration (2048 envs
-    x 480 steps, 16 epochs of 32 minibatches of 30720 steps, :data:`GORL_ITERATION_STEPS`), the
+    x 480 steps, 16 epochs of 32 minibatches of 1024 length-30 sequences whose advantages the
+    current critic recomputes, :data:`GORL_ITERATION_STEPS`, :data:`GORL_SEQUENCE_LENGTH`;
+    observation statistics updated before the update, ``encoder_ppo.py:153-157``), the
     official critic (5 x 256 SiLU, LeCun-uniform, ``src/flow_policy/encoder_ppo.py:104``,
     ``networks.py`` ``mlp_init``), Brax's policy advantages (``src/flow_policy/rollouts.py``
-    :332-338), whole iterations per stage (61, 61, 30, 30: the official
-    ``num_timesteps // (480 * 2048)``, ``train_encoder_ppo.py:182``) and 10 evaluations in each
-    60M-step stage. An env that is not a Playground DM Control task gets ``brax_ppo_config``'s
-    shared values; Adam's eps 1e-8 (``optax.scale_by_adam()``'s default,
+    :332-338) and whole iterations per stage (61, 61, 30, 30: the official
+    ``num_timesteps // (480 * 2048)``, ``train_encoder_ppo.py:182``). The returned interval
+    (every 6 iterations) is for runs that do not use the official evaluation schedule,
+    :func:`gorl_eval_at` (10 per stage from iteration 0, :data:`GORL_EVAL_EPISODES` episodes,
+    what ``experiments/gorl.py --preset paper`` runs). An env that is not a Playground DM
+    Control task gets ``brax_ppo_config``'s shared values; Adam's eps 1e-8
+    (``optax.scale_by_adam()``'s default,
     ``src/flow_policy/encoder_ppo.py:109``); the best-evaluated encoder of equal returns is the
-    later one (``scripts/components/train_encoder_ppo.py:235``). What it cannot reproduce
-    (length-30 minibatch sequences, the rest of the evaluation protocol) is listed in
-    ``docs/official_settings_online.md``.
+    later one (``scripts/components/train_encoder_ppo.py:235``). What still differs (the
+    encoder's state-independent scale, exact observation statistics, bootstrapping at time
+    limits) is listed in ``docs/official_settings_online.md``.
     ``paper-flat``: the earlier ``paper`` preset (30-step iterations, a critic with the
     encoder's 4 x 32 widths, standard GAE, gamma 0.995 for every env). ``cpu``: the whole cycle
     in minutes."""
@@ -133,6 +208,8 @@ def gorl_preset(
             value_activation="silu",
             value_kernel_init="lecun_uniform",
             advantage_form="brax",
+            sequence_length=GORL_SEQUENCE_LENGTH,
+            obs_stats_update="before",
             adam_eps=1e-8,
             eval_ties="later",
         )

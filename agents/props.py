@@ -191,6 +191,12 @@ class Config(ppo.Config):
         ValueError names the field."""
         super().validate()
         check_ranges(self, RANGES)
+        if self.sequence_length or self.obs_stats_update != "after":
+            raise ValueError(
+                "PROPS trains on a flat buffer of single steps with statistics updated after "
+                "the update: Config.sequence_length must be 0 and Config.obs_stats_update "
+                f"'after', got {self.sequence_length} and {self.obs_stats_update!r}"
+            )
         if self.num_steps % self.props_num_steps:
             raise ValueError(
                 f"Config.props_num_steps={self.props_num_steps} must divide "

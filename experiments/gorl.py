@@ -20,11 +20,13 @@ minibatches, lr 1e-3, gamma 0.995 (0.95 for BallInCup and FingerSpin), reward sc
 0.15 / 0.30, max_grad_norm 0.5 / 1.0, z_reg 5e-4 (0 for BallInCup) / 1e-3 for stage 0 / later,
 entropy 1e-2, value coefficient 0.25 in the official form = ``vf_coef=0.5`` here because our
 value loss carries a 0.5 factor, a 5 x 256 SiLU LeCun-uniform critic, Brax's policy advantages,
-Adam eps 1e-8, 61 / 61 / 30 / 30 whole iterations per stage, an evaluation every 6
-iterations; decoder 4 x 64 SiLU, 10 steps, Adam 3e-4, batch 8192, 50 epochs, patience 20;
-20 x 480 steps x 2048 envs collected. What differs from the official run (flat shuffled
-minibatches instead of length-30 sequences with GAE recomputed per minibatch, the evaluation
-protocol) is listed in ``docs/official_settings_online.md``. ``paper-flat``: the earlier paper
+Adam eps 1e-8, minibatches of length-30 sequences whose advantages the current critic
+recomputes, observation statistics updated before each update, 61 / 61 / 30 / 30 whole
+iterations per stage, the official evaluations (``--eval-schedule official``: 128 episodes
+before iterations 0, 6, 13, ..., 60 of each 61-iteration stage, the best kept with ties to the
+later one); decoder 4 x 64 SiLU, 10 steps, Adam 3e-4, batch 8192, 50 epochs, patience 20; 20 x
+480 steps x 2048 envs collected. What still differs from the official run is listed in
+``docs/official_settings_online.md``. ``paper-flat``: the earlier paper
 preset (30-step iterations, the encoder's 4 x 32 widths for the critic, standard GAE, gamma
 0.995 everywhere). ``cpu``: a small setting that runs the whole 4-stage cycle in a few minutes
 on 2 CPU cores. ``--config.*`` changes every stage's config, except that stage 0
@@ -44,7 +46,7 @@ import numpy as np
 
 from jaxrl import envs, runs
 from jaxrl.agents import gorl
-from jaxrl.agents.presets import gorl_preset
+from jaxrl.agents.presets import EvalSchedule, gorl_evaluations, gorl_preset
 
 
 @dataclasses.dataclass
@@ -65,8 +67,15 @@ class Args(runs.RunArgs):
     total_steps: int | None = None
     """Stop after this many encoder env steps in all stages together (None: all of them)."""
     eval_every: int | None = None
-    """Evaluate (and keep a checkpoint) every this many env steps in each stage (None: the
-    preset's); each stage hands its best evaluated encoder on."""
+    """With the interval schedule: evaluate (and keep a checkpoint) every this many env steps
+    in each stage (None: the preset's); each stage hands its best evaluated encoder on."""
+    eval_schedule: EvalSchedule = "preset"
+    """official: 10 evaluations per stage before iterations linspace(0, iterations - 1, 10),
+    the stage's start included (the official protocol); interval: every --eval-every steps;
+    preset: official with --preset paper, else interval."""
+    num_eval_episodes: int | None = None
+    """Episodes per evaluation (None: 128 with the official schedule, as the official run's
+    128 eval envs, else 16)."""
     config: gorl.Config = dataclasses.field(default_factory=gorl.Config)
     """GoRL hyperparameters (default: the preset's; see the notes on stage 0 above)."""
 
@@ -81,6 +90,9 @@ def setup(args: Args) -> list[runs.Member]:
     env = envs.make(args.env)
     configs, steps, eval_every = schedule(args)
     runs.check_phases(steps, args.total_steps, eval_every)
+    eval_at, episodes = gorl_evaluations(
+        args.preset, args.eval_schedule, configs[0], steps, args.total_steps, args.num_eval_episodes
+    )
     return [
         runs.Member(
             gorl,
@@ -89,7 +101,7 @@ def setup(args: Args) -> list[runs.Member]:
             n,
             name=f"seed_<i>/stage_{k}",
             label=f"stage {k}",
-            options={"eval_every": eval_every, "seeds": None},
+            options=runs.phase_evaluation(eval_every, eval_at, k, episodes),
         )
         for k, (config, n) in enumerate(zip(configs, steps, strict=True))
     ]
@@ -104,6 +116,9 @@ def main(argv: list[str] | None = None) -> runs.Report:
     )
     run = runs.start(args, setup)
     configs, steps, eval_every = schedule(args)
+    eval_at, episodes = gorl_evaluations(
+        args.preset, args.eval_schedule, configs[0], steps, args.total_steps, args.num_eval_episodes
+    )
     steps = runs.cap_phases(steps, args.total_steps)
     env = run.members[0].env
 
@@ -113,8 +128,9 @@ def main(argv: list[str] | None = None) -> runs.Report:
             env,
             key,
             steps,
-            eval_every,
-            num_eval_episodes=args.num_eval_episodes,
+            None if eval_at else eval_every,
+            eval_at=eval_at,
+            num_eval_episodes=episodes,
             run_dir=seed_dir,
             progress=args.progress,
             loggers_fn=lambda k: run.loggers(os.path.join(seed_dir, f"stage_{k}")),

@@ -9,10 +9,9 @@ Gaussian-PPO baseline, repo bennidict23/GoRL @1461fb0, ``src/flow_policy/ppo.py:
 tanh-Gaussian head, clip 0.1 at the paper scale (``ppo.py:35``) and, with ``paper``, Brax's
 sampled tanh entropy (``ppo.py:311-319``); and as many env steps as GoRL's encoders take in all
 stages together (the decoder's data collection is not counted, as in the paper's figure). It
-still differs from the official baseline in clipping its gradients at stage 0's max_grad_norm
-(the official ``PpoState`` has no clipping, ``ppo.py:186-199``; ours cannot switch it off) and
-in evaluating on GoRL's schedule (the official ``scripts/train_ppo.py:32`` makes 30
-evaluations); with ``cpu`` it is our small setting, not the official one. Seed
+evaluates as the official baseline with ``paper`` (before iteration 0 and every 6th iteration,
+``scripts/train_ppo.py:85-88``, 128 episodes) and applies no gradient clipping
+(``ppo.py:186-199``); with ``cpu`` it is our small setting, not the official one. Seed
 ``i`` uses the same key for both. ``--config.*`` sets GoRL's config as in
 ``experiments/gorl.py``. Writes ``runs/gorl_vs_ppo-<env>-<time>/`` with ``gorl/`` (laid out as
 an ``experiments/gorl.py`` run) and ``ppo/`` (checkpoints and metrics), ``curves.png``
@@ -32,7 +31,7 @@ import jax
 
 from jaxrl import envs, runs
 from jaxrl.agents import gorl, ppo
-from jaxrl.agents.presets import gorl_preset
+from jaxrl.agents.presets import EvalSchedule, gorl_evaluations, gorl_preset
 
 
 @dataclasses.dataclass
@@ -51,7 +50,14 @@ class Args(runs.RunArgs):
     total_steps: int | None = None
     """Stop both after this many env steps (None: the whole schedule)."""
     eval_every: int | None = None
-    """Evaluate both every this many env steps (None: the preset's interval)."""
+    """With the interval schedule: evaluate both every this many env steps (None: the
+    preset's interval)."""
+    eval_schedule: EvalSchedule = "preset"
+    """official: GoRL's stages evaluate as the official run (10 per stage from its start) and
+    PPO as the official baseline (the start, then every 6 iterations); interval: both every
+    --eval-every steps; preset: official with --preset paper, else interval."""
+    num_eval_episodes: int | None = None
+    """Episodes per evaluation (None: 128 with the official schedule, else 16)."""
     seeds: int = 2
     """Seeds (>= 1; the same keys for both methods)."""
     config: gorl.Config = dataclasses.field(default_factory=gorl.Config)
@@ -67,35 +73,60 @@ def schedule(args: Args) -> tuple[list[gorl.Config], tuple[int, ...], int]:
 def ppo_config(args: Args, stage0: gorl.Config) -> ppo.Config:
     """Tanh-Gaussian PPO with GoRL's stage-0 PPO settings; at the paper scale clip 0.1
     (repo bennidict23/GoRL, ``src/flow_policy/ppo.py:35``) and, with ``paper``, Brax's sampled
-    tanh entropy (``ppo.py:311-319``)."""
+    tanh entropy (``ppo.py:311-319``) and no gradient clipping (``ppo.py:186-199``)."""
     shared = {f.name: getattr(stage0, f.name) for f in dataclasses.fields(ppo.Config)}
     paper = args.preset in ("paper", "paper-flat")
-    clip = 0.1 if paper else shared["clip_eps"]
-    entropy = "sampled" if args.preset == "paper" else shared["tanh_entropy"]
-    return ppo.Config(
-        **{**shared, "policy_head": "tanh_gaussian", "clip_eps": clip, "tanh_entropy": entropy}
-    )
+    changes = {"policy_head": "tanh_gaussian", "clip_eps": 0.1 if paper else shared["clip_eps"]}
+    if args.preset == "paper":
+        changes.update(tanh_entropy="sampled", max_grad_norm=float("inf"))
+    return ppo.Config(**{**shared, **changes})
+
+
+PPO_EVAL_INTERVAL = 6
+"""The official Gaussian-PPO baseline evaluates before iteration 0 and before every 6th
+iteration after it, ``{0} | range(5, iterations, 6)`` (``6_000_000 // 983_040``; repo
+bennidict23/GoRL @1461fb0, scripts/train_ppo.py:85-88)."""
+
+
+def ppo_eval_at(budget: int, iteration_steps: int, trained: int | None = None) -> tuple[int, ...]:
+    """The official baseline's evaluation steps (:data:`PPO_EVAL_INTERVAL`) for a budget of
+    ``budget`` env steps in iterations of ``iteration_steps``, cut to the ``trained`` steps of
+    this run (``--total-steps``; a run that reaches no evaluation after the start is evaluated
+    at its end)."""
+    trained = budget if trained is None else trained
+    iterations = max(1, budget // iteration_steps)
+    at = {0, *range(PPO_EVAL_INTERVAL - 1, iterations, PPO_EVAL_INTERVAL)}
+    kept = tuple(sorted(i * iteration_steps for i in at if i * iteration_steps <= trained))
+    return kept if any(kept) else (*kept, trained)
 
 
 def setup(args: Args) -> list[runs.Member]:
     env = envs.make(args.env)
     configs, steps, eval_every = schedule(args)
     runs.check_phases(steps, args.total_steps, eval_every)
-    options = {"eval_every": eval_every, "seeds": None}
+    eval_at, episodes = gorl_evaluations(
+        args.preset, args.eval_schedule, configs[0], steps, args.total_steps, args.num_eval_episodes
+    )
     stages = [
-        runs.Member(gorl, c, env, n, f"gorl/seed_<i>/stage_{k}", f"GoRL stage {k}", options=options)
+        runs.Member(
+            gorl,
+            c,
+            env,
+            n,
+            f"gorl/seed_<i>/stage_{k}",
+            f"GoRL stage {k}",
+            options=runs.phase_evaluation(eval_every, eval_at, k, episodes),
+        )
         for k, (c, n) in enumerate(zip(configs, steps, strict=True))
     ]
     total = args.total_steps or sum(steps)
-    baseline = runs.Member(
-        ppo,
-        ppo_config(args, configs[0]),
-        env,
-        total,
-        "ppo",
-        "Gaussian PPO",
-        options={"eval_every": eval_every, "seeds": args.seeds},  # a seed axis even for one
-    )
+    config = ppo_config(args, configs[0])
+    # a seed axis even for one seed
+    options = runs.phase_evaluation(eval_every, None, 0, episodes, seeds=args.seeds)
+    if eval_at is not None:
+        per_iter = ppo.steps_per_iteration(config)
+        options.update(eval_every=None, eval_at=ppo_eval_at(sum(steps), per_iter, total))
+    baseline = runs.Member(ppo, config, env, total, "ppo", "Gaussian PPO", options=options)
     return [*stages, baseline]
 
 
@@ -108,6 +139,9 @@ def main(argv: list[str] | None = None) -> runs.Report:
     )
     run = runs.start(args, setup)
     configs, steps, eval_every = schedule(args)
+    eval_at, episodes = gorl_evaluations(
+        args.preset, args.eval_schedule, configs[0], steps, args.total_steps, args.num_eval_episodes
+    )
     steps = runs.cap_phases(steps, args.total_steps)
     *_, baseline = run.members
 
@@ -117,8 +151,9 @@ def main(argv: list[str] | None = None) -> runs.Report:
             baseline.env,
             key,
             steps,
-            eval_every,
-            num_eval_episodes=args.num_eval_episodes,
+            None if eval_at else eval_every,
+            eval_at=eval_at,
+            num_eval_episodes=episodes,
             run_dir=seed_dir,
             progress=args.progress,
             loggers_fn=lambda k: run.loggers(os.path.join(seed_dir, f"stage_{k}")),

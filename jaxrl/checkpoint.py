@@ -259,13 +259,20 @@ class Checkpointer:
             ).record
 
     def restore(
-        self, like: Any, step: int | None = None, expect: dict[str, Any] | None = None
+        self,
+        like: Any,
+        step: int | None = None,
+        expect: dict[str, Any] | None = None,
+        added: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[Any, dict[str, Any]]:
         """Restore the newest usable checkpoint (or the one at ``step``) into the structure of
         ``like``. A damaged checkpoint is reported as one warning line (folder, step and cause)
         and the previous one is tried; orbax's own error output is silenced. ``expect`` maps
         record fields (agent, env, seeds ...) to the values this run has; a difference is an
-        error that names the field.
+        error that names the field. ``added`` maps a dict-valued ``expect`` field to the keys a
+        checkpoint written before they existed may lack, each with the value that reproduces
+        the behaviour before it (e.g. a config field added later, at its default): a missing
+        key is accepted when this run's value is that one.
 
         Raises:
             CheckpointError: no checkpoint, an incompatible one (names what differs), or every
@@ -283,7 +290,7 @@ class Checkpointer:
                 problems.append((s, f"unreadable record ({_cause(e)})"))
                 self._damaged(*problems[-1], last=i == len(steps) - 1)
                 continue
-            self._check_record(record, s, expect or {}, expected)
+            self._check_record(record, s, expect or {}, expected, added or {})
             stored_like = jax.tree.map(
                 ocp.utils.to_shape_dtype_struct, _to_storable(jax.device_get(like))
             )
@@ -314,12 +321,24 @@ class Checkpointer:
         log.warning("checkpoint %s/%s is damaged (%s); %s", self.directory, step, problem, then)
 
     def _check_record(
-        self, record: dict[str, Any], step: int, expect: dict[str, Any], expected: list[Any]
+        self,
+        record: dict[str, Any],
+        step: int,
+        expect: dict[str, Any],
+        expected: list[Any],
+        added: dict[str, dict[str, Any]],
     ) -> None:
         """Raise :class:`CheckpointError` if ``record`` belongs to another run (a field of
-        ``expect`` differs) or its array signature does not fit ``expected``."""
+        ``expect`` differs, keys of ``added`` missing from it at their old value aside) or its
+        array signature does not fit ``expected``."""
         for field, value in expect.items():
             stored = record.get(field)
+            if isinstance(stored, dict) and isinstance(value, dict) and field in added:
+                old = added[field]
+                stored = {
+                    **{k: old[k] for k in old if k not in stored and k in value},
+                    **stored,
+                }
             if json_equal(stored, value):
                 continue
             if isinstance(stored, dict) and isinstance(value, dict):

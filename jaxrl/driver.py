@@ -347,6 +347,19 @@ def _static_record(config: Any) -> dict[str, Any]:
     }
 
 
+def _static_defaults(config: Any) -> dict[str, Any]:
+    """The static fields' defaults as :func:`_static_record` writes them: a checkpoint written
+    before a field existed resumes when the run keeps that field at its default (each option
+    added to a ``Config`` defaults to the behaviour before it)."""
+    if not dataclasses.is_dataclass(config):
+        return {}
+    return {
+        f.name: repr(f.default)
+        for f in dataclasses.fields(config)
+        if not f.metadata.get("pytree_node", True) and f.default is not dataclasses.MISSING
+    }
+
+
 def _check_nonfinite(
     row: dict[str, Any], finite: np.ndarray, step: int, run: _Run, last_ckpt: int | None
 ) -> None:
@@ -440,18 +453,34 @@ class _Chunks:
     steps: int  # env steps per chunk
     eval_every: int  # chunks between evaluations; 0: never
     checkpoint_every: int  # chunks between checkpoints
+    eval_at: frozenset[int] | None = None  # with train(eval_at=...): chunks (-1: step 0)
+    checkpoint_at_evals: bool = False  # checkpoint after the eval_at chunks (and the last)
+
+    @property
+    def evaluating(self) -> bool:
+        """Whether the run evaluates at all (and so compiles an evaluation)."""
+        return bool(self.eval_at) if self.eval_at is not None else self.eval_every > 0
 
     @property
     def evaluates_start(self) -> bool:
-        """Evaluate the initial state (step 0): a run that evaluates, unless it resumed."""
+        """Evaluate the initial state (step 0): a run that evaluates, unless it resumed (with
+        ``eval_at``: only when it lists 0)."""
+        if self.eval_at is not None:
+            return -1 in self.eval_at and self.done == 0
         return self.eval_every > 0 and self.done == 0
 
     def evaluates(self, chunk: int) -> bool:
+        if self.eval_at is not None:
+            return chunk in self.eval_at
         last = chunk == self.count - 1
         return self.eval_every > 0 and ((chunk + 1) % self.eval_every == 0 or last)
 
     def checkpoints(self, chunk: int) -> bool:
-        return (chunk + 1) % self.checkpoint_every == 0 or chunk == self.count - 1
+        if chunk == self.count - 1:
+            return True
+        if self.checkpoint_at_evals:
+            return chunk in (self.eval_at or ())
+        return (chunk + 1) % self.checkpoint_every == 0
 
 
 @dataclasses.dataclass
@@ -619,6 +648,7 @@ class _Arguments:
     seeds: int | None
     chunk_steps: int | None
     eval_every: int | None
+    eval_at: tuple[int, ...] | None
     num_eval_episodes: int
     checkpoint_every: int | None
     keep_checkpoints: int
@@ -638,6 +668,7 @@ class _Arguments:
         devices: Any,
         resume: bool,
         checkpoint_dir: str | None,
+        eval_at: Any = None,
     ) -> _Arguments:
         """Every argument checked (``resume`` first, then in the order of :func:`train`'s
         signature); the first bad one raises.
@@ -657,11 +688,34 @@ class _Arguments:
             seeds=_whole("seeds", seeds, 1, optional=True),
             chunk_steps=_whole("chunk_steps", chunk_steps, 1, optional=True),
             eval_every=_whole("eval_every", eval_every, 0, optional=True),
+            eval_at=_check_eval_at(eval_at, eval_every, total_steps),
             num_eval_episodes=_whole("num_eval_episodes", num_eval_episodes, 1),
             checkpoint_every=_whole("checkpoint_every", checkpoint_every, 1, optional=True),
             keep_checkpoints=_whole("keep_checkpoints", keep_checkpoints, 1),
             devices=_check_devices(devices),
         )
+
+
+def _check_eval_at(eval_at: Any, eval_every: Any, total_steps: Any) -> tuple[int, ...] | None:
+    """``eval_at`` as a sorted tuple of distinct whole step counts in ``[0, total_steps]``, or
+    ``None``; refused together with ``eval_every`` (one schedule per run)."""
+    if eval_at is None:
+        return None
+    if eval_every is not None:
+        raise ValueError(
+            f"eval_at={eval_at!r} and eval_every={eval_every!r}: give one evaluation schedule "
+            "(eval_at: the steps to evaluate at; eval_every: an interval)"
+        )
+    if isinstance(eval_at, (str, bytes, numbers.Real)) or not hasattr(eval_at, "__iter__"):
+        raise TypeError(f"eval_at={eval_at!r}: expected a sequence of step counts >= 0")
+    steps = [_whole(f"eval_at[{i}]", s, 0) for i, s in enumerate(eval_at)]
+    total = _whole("total_steps", total_steps, 1)
+    for i, s in enumerate(steps):
+        if s > total:
+            raise ValueError(
+                f"eval_at[{i}]={s}: expected a step within the run, <= total_steps={total}"
+            )
+    return tuple(sorted(set(steps)))
 
 
 def _check_devices(devices: Any) -> int | list[jax.Device] | None:
@@ -741,6 +795,7 @@ def check_arguments(
     seeds: Any = None,
     chunk_steps: Any = None,
     eval_every: Any = None,
+    eval_at: Any = None,
     num_eval_episodes: Any = 16,
     checkpoint_every: Any = None,
     keep_checkpoints: Any = 3,
@@ -765,6 +820,7 @@ def check_arguments(
         seeds=seeds,
         chunk_steps=chunk_steps,
         eval_every=eval_every,
+        eval_at=eval_at,
         num_eval_episodes=num_eval_episodes,
         checkpoint_every=checkpoint_every,
         keep_checkpoints=keep_checkpoints,
@@ -833,7 +889,8 @@ def _initial_state(run: _Run, init_state: Any) -> Any:
 def _restore(run: _Run, outputs: _Outputs, like: Any) -> _Restored:
     """Step 3 (resume): the newest usable checkpoint's state, chunk layout and metric rows;
     loggers rewind to its step so that later rows are not written twice."""
-    state, record = outputs.checkpointer.restore(like=like, expect=run.record())
+    added = {"static_config": _static_defaults(run.first)}
+    state, record = outputs.checkpointer.restore(like=like, expect=run.record(), added=added)
     if not json_equal(record.get("config"), config_record(run.base)):
         log.warning("resuming with dynamic config values that differ from the checkpoint's")
     rows = outputs.history.restore(record)
@@ -855,8 +912,14 @@ def _plan_chunks(run: _Run, args: _Arguments, restored: _Restored | None) -> _Ch
     keep the default chunking, and so the compiled programs and bits of existing runs.)"""
     per_iter, total_iters = run.per_iter, run.total_iters
     total_steps, chunk_steps, eval_every = args.total_steps, args.chunk_steps, args.eval_every
+    eval_at = args.eval_at
     if restored:
         iterations, done = restored.chunk_iterations, restored.chunks_done
+    elif eval_at is not None and chunk_steps is None:
+        # chunks as long as the schedule allows: the gcd of the evaluated iteration counts and
+        # the run's, so every listed step ends a chunk and the run is not lengthened
+        iterations = math.gcd(total_iters, *(round(s / per_iter) for s in eval_at))
+        done = 0
     else:
         interval = chunk_steps or eval_every or max(per_iter, total_steps // 20)
         count = max(1, round(total_iters / max(1, round(interval / per_iter))))
@@ -867,6 +930,9 @@ def _plan_chunks(run: _Run, args: _Arguments, restored: _Restored | None) -> _Ch
     def every(env_steps: int | None, default: int) -> int:
         return default if env_steps is None else max(1, round(env_steps / steps))
 
+    at = None
+    if eval_at is not None:  # each step rounded to the end of a whole chunk (-1: step 0)
+        at = frozenset(min(count, max(0, round(s / steps))) - 1 for s in eval_at)
     return _Chunks(
         iterations=iterations,
         count=count,
@@ -874,6 +940,8 @@ def _plan_chunks(run: _Run, args: _Arguments, restored: _Restored | None) -> _Ch
         steps=steps,
         eval_every=0 if eval_every == 0 else every(eval_every, default_eval_every(count)),
         checkpoint_every=every(args.checkpoint_every, 1),
+        eval_at=at,
+        checkpoint_at_evals=at is not None and args.checkpoint_every is None,
     )
 
 
@@ -924,7 +992,7 @@ def _compile(run: _Run, chunks: _Chunks, state, sharding, num_eval_episodes, det
 
     key = ("chunk", agent, env, chunks.iterations, run.offline, _signature(run.data), *sig)
     chunk, _ = _cached(key, build_chunk)
-    if not chunks.eval_every:
+    if not chunks.evaluating:
         return chunk, None
     evaluate, _ = _cached(("eval", agent, env, num_eval_episodes, deterministic, *sig), build_eval)
     return chunk, evaluate
@@ -972,6 +1040,7 @@ def train(
     seeds: int | None = None,
     chunk_steps: int | None = None,
     eval_every: int | None = None,
+    eval_at: Sequence[int] | None = None,
     num_eval_episodes: int = 16,
     eval_deterministic: bool = True,
     loggers: Sequence[Logger] = (),
@@ -1015,6 +1084,15 @@ def train(
             evaluates its initial state before training: the first history row is ``step: 0``
             with only the evaluation metrics (not repeated on resume). Evaluation keys come from
             :func:`evaluation_keys` (never the training keys).
+        eval_at: ``None``, or instead of ``eval_every`` an explicit schedule: the env steps
+            (each in ``[0, total_steps]``) after which to evaluate, 0 meaning the initial state
+            and nothing else evaluated (not even the last chunk), e.g. GoRL's official
+            ``linspace(0, iterations - 1, 10)`` iterations
+            (:func:`jaxrl.agents.presets.gorl_eval_at`). Without ``chunk_steps``, chunks are
+            the greatest common divisor of the listed iteration counts and the run's, so every
+            listed step ends a chunk; with it, each step is rounded to the nearest chunk end.
+            Without ``checkpoint_every``, checkpoints are written after the evaluated chunks
+            and the last one (so a stopped run loses the steps since the last evaluation).
         num_eval_episodes: >= 1: episodes per evaluation (run in parallel, from fresh resets;
             for an env with evaluation tasks, ``ceil(num_eval_episodes / num_tasks)`` per task).
         eval_deterministic: evaluate the policy's mode rather than samples.
@@ -1061,6 +1139,7 @@ def train(
         seeds=seeds,
         chunk_steps=chunk_steps,
         eval_every=eval_every,
+        eval_at=eval_at,
         num_eval_episodes=num_eval_episodes,
         checkpoint_every=checkpoint_every,
         keep_checkpoints=keep_checkpoints,

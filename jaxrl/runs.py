@@ -1173,6 +1173,21 @@ def phase_schedule(
     return phase_configs(shape, config), steps, every if eval_every is None else eval_every
 
 
+def phase_evaluation(
+    eval_every: int,
+    eval_at: Sequence[Sequence[int]] | None,
+    phase: int,
+    num_eval_episodes: int,
+    seeds: int | None = None,
+) -> dict[str, Any]:
+    """A phased script member's driver options: phase ``phase``'s own ``eval_at`` (when the
+    script runs an explicit schedule and trains that phase) or the interval ``eval_every``."""
+    options: dict[str, Any] = {"seeds": seeds, "num_eval_episodes": num_eval_episodes}
+    if eval_at is not None and phase < len(eval_at):
+        return {**options, "eval_every": None, "eval_at": tuple(eval_at[phase])}
+    return {**options, "eval_every": eval_every}
+
+
 def check_phases(steps: Sequence[int], total: int | None, eval_every: int) -> None:
     """A phased run's schedule (GoRL's stages) before anything starts: every phase evaluates
     (each hands its best evaluated state on) and ``total`` lies within the phases.

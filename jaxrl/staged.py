@@ -60,6 +60,12 @@ class Phase:
     """Checkpoint sub-folder and progress label (default ``phase_<k>``)."""
     ties: Ties = "first"
     """Which evaluated state the phase keeps when returns tie (:func:`best_evaluation`)."""
+    eval_at: tuple[int, ...] | None = None
+    """The phase's own evaluation schedule (``jaxrl.train``'s ``eval_at``: env steps within
+    the phase, checkpointed after each) instead of the run's ``eval_every``. With 0 in it the
+    phase's starting state is evaluated and may be the one kept (GoRL's official
+    ``linspace(0, iterations - 1, 10)`` includes iteration 0); without, the start state is never
+    kept."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +108,7 @@ def run(
     env: Env,
     key: PRNGKey,
     *,
-    eval_every: int,
+    eval_every: int | None,
     handoff: Handoff | None = None,
     handoff_after_last: bool = False,
     run_dir: str | None = None,
@@ -113,7 +119,8 @@ def run(
     """Train ``phases`` one after the other on ``env`` (one seed), see the module docstring.
 
     Args:
-        eval_every: env steps between deterministic evaluations (and checkpoints) in every phase.
+        eval_every: env steps between deterministic evaluations (and checkpoints) in every phase
+            without its own ``Phase.eval_at``; ``None`` only when every phase has one.
         handoff: runs between phases; without it every phase starts from its agent's ``init``.
         handoff_after_last: also run the hand-off after the last phase (for its ``info``).
         run_dir: where the phases' checkpoints live (resumable); a temporary folder if None.
@@ -122,8 +129,17 @@ def run(
     phases = list(phases)
     if not phases or len(phases) > HANDOFF_KEY_OFFSET:
         raise ValueError(f"a staged run has 1 to {HANDOFF_KEY_OFFSET} phases, got {len(phases)}")
-    if eval_every <= 0:
+    if eval_every is None:
+        if any(p.eval_at is None for p in phases):
+            raise ValueError("eval_every=None needs every Phase to have its own eval_at")
+    elif eval_every <= 0:
         raise ValueError(f"eval_every must be positive (phases keep their best), got {eval_every}")
+    for k, phase in enumerate(phases):
+        if phase.eval_at is not None and not [s for s in phase.eval_at if s > 0]:
+            raise ValueError(
+                f"phase {k} ({phase.name or 'unnamed'}): Phase.eval_at={phase.eval_at} needs a "
+                "step > 0, so that a trained state can be kept"
+            )
     folder = contextlib.nullcontext(run_dir) if run_dir else tempfile.TemporaryDirectory()
     with folder as root:
         results: list[PhaseResult] = []
@@ -176,19 +192,30 @@ def best_evaluation(returns: Sequence[float] | np.ndarray, ties: Ties = "first")
 
 
 def _train_phase(
-    phase: Phase, env: Env, key: PRNGKey, start: Any, directory: str, eval_every: int, **kw: Any
+    phase: Phase,
+    env: Env,
+    key: PRNGKey,
+    start: Any,
+    directory: str,
+    eval_every: int | None,
+    **kw: Any,
 ) -> PhaseResult:
-    """Train (or resume) one phase in ``directory`` and restore its best evaluated checkpoint."""
-    keep = math.ceil(phase.steps / eval_every) + 2  # every evaluated state, and the last one
+    """Train (or resume) one phase in ``directory`` and restore its best evaluated checkpoint
+    (or, when ``Phase.eval_at`` has 0 and the start state evaluated best, that state)."""
+    if phase.eval_at is not None:  # checkpoints after each evaluation and the last chunk
+        schedule = {"eval_at": phase.eval_at}
+        keep = len(phase.eval_at) + 2
+    else:  # every evaluated state, and the last one
+        schedule = {"eval_every": eval_every, "checkpoint_every": eval_every}
+        keep = math.ceil(phase.steps / eval_every) + 2
     result = train(
         phase.agent,
         phase.config,
         env,
         key,
         phase.steps,
-        eval_every=eval_every,
+        **schedule,
         checkpoint_dir=directory,
-        checkpoint_every=eval_every,
         keep_checkpoints=keep,
         resume=True,
         description=f"{agent_name(phase.agent)} {os.path.basename(directory)}",
@@ -197,10 +224,15 @@ def _train_phase(
     )
     evals = np.asarray(result.history["eval_return"], np.float64)
     steps = np.asarray(result.history["step"])
-    # Checkpointed evaluations only: the row at step 0 (the starting state) has no checkpoint.
-    evaluated = np.flatnonzero(~np.isnan(evals) & (steps > 0))
+    # The row at step 0 (the starting state) has no checkpoint; it is a candidate only when the
+    # phase's own schedule lists 0, and then the state is rebuilt as the driver built it.
+    with_start = phase.eval_at is not None and 0 in phase.eval_at
+    evaluated = np.flatnonzero(~np.isnan(evals) & ((steps > 0) | with_start))
     best = int(evaluated[best_evaluation(evals[evaluated], phase.ties)])
     best_step = int(steps[best])
+    if best_step == 0:
+        state = start if start is not None else phase.agent.init(phase.config, env, key)
+        return PhaseResult(result.history, 0, float(evals[best]), state)
     checkpointer = Checkpointer(directory, keep=keep)
     try:
         state, _ = checkpointer.restore(like=result.state, step=best_step)

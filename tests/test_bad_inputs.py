@@ -215,7 +215,7 @@ CASES: list[Any] = [
     pytest.param(
         validate(ppo.Config(max_grad_norm=0.0)),
         ValueError,
-        ["Config.max_grad_norm", "(0, inf)", "got 0.0"],
+        ["Config.max_grad_norm", "(0, inf]", "got 0.0"],
         id="ppo-max_grad_norm-zero",
     ),
     pytest.param(

@@ -3,6 +3,7 @@ incompatible/damaged checkpoints, multi-device, the evaluation schedule (step 0 
 evaluations by default), offline runs' units. Bad arguments: ``test_driver_inputs.py``."""
 
 import dataclasses
+import glob
 import json
 import os
 import shutil
@@ -172,6 +173,29 @@ def test_nan_guard_names_metric_step_and_run(tmp_path):
     assert Checkpointer(tmp_path).steps()[-1] == 2 * CHUNK
     good = run(steps=4 * CHUNK, checkpoint_dir=str(tmp_path), resume=True)
     assert np.isfinite(good.history["policy_loss"][1:]).all()  # row 0: the step-0 evaluation
+
+
+def test_checkpoint_from_before_a_static_field_existed_resumes_at_its_default(tmp_path):
+    """A checkpoint whose record lacks static fields added later (here the issue-20 options,
+    removed from the record as an older version wrote it) resumes when the run keeps them at
+    their defaults, bit for bit; a run that sets one is refused, naming it."""
+    run(steps=2 * CHUNK, checkpoint_dir=str(tmp_path))
+    for path in glob.glob(str(tmp_path / "*" / "record" / "metadata")):
+        with open(path) as f:
+            record = json.load(f)
+        for name in ("sequence_length", "obs_stats_update", "advantage_form", "adam_eps"):
+            record["static_config"].pop(name, None)
+        with open(path, "w") as f:
+            json.dump(record, f)
+    resumed = run(steps=4 * CHUNK, checkpoint_dir=str(tmp_path), resume=True)
+    assert resumed.steps_this_call == 2 * CHUNK
+    whole = run(steps=4 * CHUNK)
+    np.testing.assert_array_equal(
+        jax.tree.leaves(resumed.state.params)[0], jax.tree.leaves(whole.state.params)[0]
+    )
+    brax = dataclasses.replace(SMALL, advantage_form="brax")
+    with pytest.raises(CheckpointError, match=r"advantage_form=.*gae.* in the checkpoint, .*brax"):
+        run(brax, steps=6 * CHUNK, checkpoint_dir=str(tmp_path), resume=True)
 
 
 def test_incompatible_checkpoint_is_a_clear_error(tmp_path):
@@ -565,3 +589,81 @@ def test_staged_phase_ties_choose_the_restored_checkpoint(monkeypatch, tmp_path)
         assert done.best_step == (CHUNK if ties == "first" else 2 * CHUNK)
         assert int(done.state.step) == done.best_step // CHUNK
     assert seen == [(2, "first"), (2, "later")]
+
+
+# --- explicit evaluation schedules (eval_at) ---------------------------------------------------
+
+
+def test_eval_at_evaluates_and_checkpoints_exactly_the_listed_steps(tmp_path):
+    """GoRL's official schedule shape: the start, irregular steps, not the last chunk. Chunks
+    are the gcd of the listed iterations and the run's (here one iteration); checkpoints follow
+    the evaluations (plus the last chunk); a resumed run evaluates on the same steps."""
+    per = SMALL.num_envs * SMALL.num_steps  # 128 steps per iteration
+    at = [0, 2 * per, 3 * per, 7 * per]
+    run = lambda steps, **kw: jaxrl.train(  # noqa: E731
+        ppo,
+        SMALL,
+        ENV,
+        jax.random.key(0),
+        steps,
+        **{"eval_at": at, **kw},
+        num_eval_episodes=2,
+        progress=False,
+        keep_checkpoints=10,
+    )
+    whole = run(9 * per)
+    steps, evals = whole.history["step"], whole.history["eval_return"]
+    assert list(steps) == [0, *range(per, 10 * per, per)]
+    assert list(steps[~np.isnan(evals)]) == at
+    run(4 * per, checkpoint_dir=str(tmp_path / "cut"), eval_at=at[:3])  # steps within the run
+    resumed = run(9 * per, checkpoint_dir=str(tmp_path / "cut"), resume=True)
+    np.testing.assert_array_equal(resumed.history["eval_return"], evals)
+    checkpointer = Checkpointer(str(tmp_path / "cut"), keep=10)
+    try:
+        assert checkpointer.steps() == [2 * per, 3 * per, 4 * per, 7 * per, 9 * per]
+    finally:
+        checkpointer.close()
+    # chunks of two iterations when the schedule allows them
+    even = jaxrl.train(
+        ppo, SMALL, ENV, jax.random.key(0), 8 * per, eval_at=[2 * per, 6 * per], progress=False
+    )
+    assert list(even.history["step"]) == [2 * per, 4 * per, 6 * per, 8 * per]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"eval_at": [0, 128], "eval_every": 128}, ValueError, "give one evaluation schedule"),
+        ({"eval_at": [0, 10_000]}, ValueError, r"eval_at\[1\]=10000.*<= total_steps=1024"),
+        ({"eval_at": [-128]}, ValueError, r"eval_at\[0\]=-128"),
+        ({"eval_at": [True]}, TypeError, r"eval_at\[0\]=True"),
+        ({"eval_at": 128}, TypeError, "expected a sequence of step counts"),
+    ],
+)
+def test_bad_eval_at_is_refused_by_name(kwargs, error, message, tmp_path):
+    with pytest.raises(error, match=message):
+        jaxrl.train(
+            ppo, SMALL, ENV, jax.random.key(0), 1024, checkpoint_dir=str(tmp_path / "x"), **kwargs
+        )
+    assert not (tmp_path / "x").exists()
+
+
+def test_staged_phase_eval_at_can_keep_the_start_state(monkeypatch, tmp_path):
+    """With 0 in ``Phase.eval_at`` the start row is a candidate: picked, the phase hands on the
+    state it started from (``agent.init`` with the phase key, or the given start), not a
+    trained checkpoint. Without 0 the start is never a candidate."""
+    monkeypatch.setattr(staged, "best_evaluation", lambda returns, ties="first": 0)
+    key = jax.random.key(1)
+    phase = staged.Phase(ppo, SMALL, 2 * CHUNK, name="p", eval_at=(0, CHUNK, 2 * CHUNK))
+    (done,) = staged.run([phase], ENV, key, eval_every=None, run_dir=str(tmp_path / "a"))
+    assert done.best_step == 0 and int(done.state.step) == 0
+    fresh = ppo.init(SMALL, ENV, jax.random.fold_in(key, 0))
+    for a, b in zip(jax.tree.leaves(fresh.params), jax.tree.leaves(done.state.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    later = dataclasses.replace(phase, eval_at=(CHUNK, 2 * CHUNK))
+    (done,) = staged.run([later], ENV, key, eval_every=None, run_dir=str(tmp_path / "b"))
+    assert done.best_step == CHUNK
+    with pytest.raises(ValueError, match="every Phase to have its own eval_at"):
+        staged.run([phase, dataclasses.replace(phase, eval_at=None)], ENV, key, eval_every=None)
+    with pytest.raises(ValueError, match="needs a step > 0"):
+        staged.run([dataclasses.replace(phase, eval_at=(0,))], ENV, key, eval_every=None)

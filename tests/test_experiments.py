@@ -70,7 +70,7 @@ SCRIPTS = {
         384,
     ),
     "props": ([*PROPS, *COMMON, "--eval-every", "128", "--seeds", "2"], 256, 384),
-    "gorl": ([*GORL, *COMMON], 384, 512),
+    "gorl": ([*GORL, *COMMON, "--eval-schedule", "official"], 384, 512),  # 0, 128 per stage
     "gorl_vs_ppo": ([*GORL, *COMMON, "--seeds", "1"], 384, 512),
     "bc": ([*OFFLINE, *COMMON, "--dataset", "{data}"], 40, 60),
     "td3_bc": ([*OFFLINE, *COMMON, "--dataset", "{data}"], 40, 60),

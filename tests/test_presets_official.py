@@ -462,6 +462,13 @@ GORL_PAPER: list[tuple[str, object, str]] = [
     ("vf_coef", 0.5, "src/flow_policy/encoder_ppo.py:40, 341 (0.25 mean(err^2) = our 0.5 x 0.5)"),
     ("clip_value_loss", False, "src/flow_policy/encoder_ppo.py:330, 341 (plain squared error)"),
     ("advantage_form", "brax", "src/flow_policy/rollouts.py:332-338"),
+    (
+        "sequence_length",
+        30,
+        "src/flow_policy/rollouts.py:45-60 (480 x 2048 / (32 x 1024) steps per shuffled "
+        "sequence), encoder_ppo.py:255-278 (GAE recomputed in each minibatch's loss)",
+    ),
+    ("obs_stats_update", "before", "src/flow_policy/encoder_ppo.py:153-157 (before the epochs)"),
     ("hidden_sizes", (32, 32, 32, 32), "src/flow_policy/encoder_ppo.py:101-103 (actor)"),
     ("activation", "silu", "src/flow_policy/networks.py:69 (gaussian_policy_fwd)"),
     ("value_hidden_sizes", (256,) * 5, "src/flow_policy/encoder_ppo.py:104 (critic)"),
@@ -554,6 +561,37 @@ def test_gorl_paper_schedule_is_whole_official_iterations():
     assert eval_every == 6 * per_iter  # ours; 10 evaluations per 60M stage (see the docs page)
 
 
+def test_gorl_paper_evaluations_are_the_official_schedule():
+    from jaxrl.agents.presets import gorl_eval_at, gorl_evaluations
+
+    # train_encoder_ppo.py:197 eval_iters = set(linspace(0, outer_iters - 1, num_evals=10,
+    # dtype=int)), evaluated before iteration i (:209-215, 128 envs): 60 k / 9 rounded down
+    configs, steps, _ = gorl_preset("paper", env="playground/HopperStand")
+    per_iter = 480 * 2048
+    at = gorl_eval_at(steps, per_iter)
+    assert [s // per_iter for s in at[0]] == [0, 6, 13, 20, 26, 33, 40, 46, 53, 60]
+    assert at[1] == at[0]
+    assert [s // per_iter for s in at[2]] == [0, 3, 6, 9, 12, 16, 19, 22, 25, 29]  # 29 k / 9
+    assert all(s % per_iter == 0 for stage in at for s in stage)
+    official, episodes = gorl_evaluations("paper", "preset", configs[0], steps, None, None)
+    assert official == at and episodes == 128  # train_encoder_ppo.py:215 num_envs=128
+    # cut by --total-steps: the official steps it reaches; a cut stage with none, its end
+    total = steps[0] + 3 * per_iter
+    cut, _ = gorl_evaluations("paper", "preset", configs[0], steps, total, 16)
+    assert len(cut) == 2 and cut[0] == at[0] and cut[1] == (0, 3 * per_iter)
+    assert gorl_evaluations("cpu", "preset", configs[0], steps, None, None) == (None, 16)
+    assert gorl_evaluations("cpu", "official", configs[0], steps, None, 7)[1] == 7
+
+
+def test_gorl_vs_ppo_baseline_evaluates_as_the_official_baseline():
+    from experiments import gorl_vs_ppo as versus
+
+    # scripts/train_ppo.py:85-88: eval_iters = {0} | set(range(6 - 1, outer_iters, 6))
+    per_iter = 480 * 2048
+    at = versus.ppo_eval_at(182 * per_iter, per_iter)
+    assert [s // per_iter for s in at] == [0, *range(5, 182, 6)]
+
+
 def test_gorl_paper_preset_refuses_pendulum_swingup():
     # dm_control_suite_params.py:58-59 action_repeat 4; GoRL encoder_ppo.py:52 asserts 1
     with pytest.raises(ValueError, match="action_repeat"):
@@ -596,3 +634,6 @@ def test_gorl_scripts_pass_the_env_to_the_paper_preset():
     baseline = versus.ppo_config(vs, configs[0])
     assert baseline.gamma == 0.95 and baseline.value_hidden_sizes == (256,) * 5
     assert (baseline.clip_eps, baseline.tanh_entropy) == (0.1, "sampled")  # ppo.py:35, 311-319
+    assert baseline.max_grad_norm == float("inf")  # ppo.py:186-199: no clipping
+    # src/flow_policy/ppo.py:135, 149, 238: sequences, statistics first, GAE per minibatch
+    assert (baseline.sequence_length, baseline.obs_stats_update) == (30, "before")
