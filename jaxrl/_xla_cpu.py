@@ -26,6 +26,18 @@ Eigen flag set (with or without ``--xla_cpu_use_xnnpack=false``), and finished i
 PROPS runs (tests, scripts, the same vmapped chunk included) with
 ``--xla_cpu_enable_concurrency_optimized_scheduler=false`` added. That flag only changes the
 order in which XLA:CPU schedules independent operations; it is added on the same terms.
+
+Neither flag covers jaxlib's own LAPACK kernels. A 4-seed vmapped PRDC run (one fresh process of
+24) stopped at 0% CPU with both XLA worker threads in ``lapack_sgeqrf_ffi`` ->
+``QrFactorization::Kernel`` -> ``ParallelBatchMap`` -> ``BlockingCounter::Wait``: a *batched* QR
+(the orthogonal initialiser under ``vmap``) hands its batch to the intra-op pool and waits for
+it while running on that pool, so two at once can wait for each other. The driver therefore
+never forms a batched LAPACK call on CPU: it initialises seeds and sweep settings with
+``lax.map`` (``jaxrl.driver.sequential_map``; the same bits, ``tests/test_driver.py`` checks the
+compiled program and the values). No other LAPACK call (Cholesky, eigh, solves) runs in our
+programs today; agents that add one under ``vmap`` should do the same. And since no workaround
+is proof against the next such case, every run has a watchdog (``jaxrl/watchdog.py``) that
+reports a stalled phase by name with every thread's stack.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ import logging
 import math
 import numbers
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -43,6 +43,7 @@ from jaxrl.config import to_json
 from jaxrl.loggers import Logger
 from jaxrl.sweep import Sweep
 from jaxrl.types import Agent, Env, PRNGKey, agent_modes, agent_name
+from jaxrl.watchdog import Watchdog, default_exit, default_timeout
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,22 @@ def make_eval_fn(agent: Agent, env: Env, num_episodes: int, deterministic: bool)
     return evaluate
 
 
+def sequential_map(f: Callable[..., Any], in_axes: tuple[int | None, ...]) -> Callable[..., Any]:
+    """``jax.vmap(f, in_axes)`` computed as a ``lax.map`` (one element after another inside
+    one compiled program): the same results, but no batched operation is ever formed."""
+
+    def mapped(*args: Any) -> Any:
+        batched = tuple(a for a, axis in zip(args, in_axes, strict=True) if axis == 0)
+
+        def one(xs: tuple[Any, ...]) -> Any:
+            it = iter(xs)
+            return f(*(next(it) if axis == 0 else a for a, axis in zip(args, in_axes, strict=True)))
+
+        return jax.lax.map(one, batched)
+
+    return mapped
+
+
 @dataclasses.dataclass(frozen=True)
 class _Layout:
     """How runs are batched: an optional sweep axis outside an optional seed axis."""
@@ -229,11 +246,19 @@ class _Layout:
         return (self.sweep or 1) * (self.seeds or 1)
 
     def init(self, f):
-        """``f(config, key, data)``; ``data`` is shared by every run (never batched)."""
+        """``f(config, key, data)``; ``data`` is shared by every run (never batched).
+
+        On CPU the runs are initialised one after another (:func:`sequential_map`), not
+        vmapped: a vmapped orthogonal initialiser is a *batched* LAPACK QR, which jaxlib 0.10's
+        CPU kernel spreads over XLA:CPU's intra-op pool and then waits for on that same pool,
+        so that two of them running at once can deadlock (issue 21, ``jaxrl/_xla_cpu.py``).
+        Each run's QR then has batch 1; the parameters are the same bits as vmapped ones
+        (``tests/test_driver.py``)."""
+        batch = sequential_map if jax.default_backend() == "cpu" else jax.vmap
         if self.seeds:
-            f = jax.vmap(f, in_axes=(None, 0, None))
+            f = batch(f, in_axes=(None, 0, None))
         if self.sweep:
-            f = jax.vmap(f, in_axes=(0, None, None))  # same keys for every setting
+            f = batch(f, in_axes=(0, None, None))  # same keys for every setting
         return f
 
     def chunk(self, f):
@@ -803,6 +828,8 @@ def check_arguments(
     resume: bool = False,
     checkpoint_dir: str | None = None,
     data: Any = None,
+    watchdog: Any = True,
+    watchdog_exit: bool | None = None,
 ) -> None:
     """Every check :func:`train` makes before any work, without doing any: the arguments (as
     :func:`train` takes them), the agent's fit to the protocol and to ``data``, the config (each
@@ -828,6 +855,8 @@ def check_arguments(
         resume=resume,
         checkpoint_dir=checkpoint_dir,
     )
+    _check_watchdog(watchdog)
+    del watchdog_exit
     _check_run(agent, config, args, data)
 
 
@@ -998,7 +1027,7 @@ def _compile(run: _Run, chunks: _Chunks, state, sharding, num_eval_episodes, det
     return chunk, evaluate
 
 
-def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, bar):
+def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, bar, dog):
     """Step 7, the host loop. A run that evaluates and did not resume first evaluates the
     initial state (the row ``step: 0``, keys ``evaluation_keys(key, None, seeds)``). Then each
     chunk runs compiled; between chunks Python checks for NaN/Inf, evaluates, keeps the row,
@@ -1006,23 +1035,36 @@ def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, ba
     by the new rows. Returns ``(state, seconds spent in the compiled chunks)``."""
     chunk_fn, eval_fn = compiled
     seconds = 0.0
+    unit = run.step_unit
     if eval_fn is not None and chunks.evaluates_start:
-        row = _to_row(jax.device_get(eval_fn(run.base, state, run.eval_keys(None))))
+        with dog.phase("evaluation", f"of the initial state, {unit} 0"):
+            row = _to_row(jax.device_get(eval_fn(run.base, state, run.eval_keys(None))))
         rows.append({"step": 0, **row})
         outputs.write_start(row)
         bar.evaluated(row)
     for chunk in range(chunks.done, chunks.count):
-        t0 = time.perf_counter()
-        state, metrics, finite = chunk_fn(run.base, state, run.data)
-        metrics, finite = jax.device_get((metrics, finite))
-        seconds += time.perf_counter() - t0
         step = (chunk + 1) * chunks.steps
+        span = f"{unit} {step - chunks.steps}-{step}"
+        t0 = time.perf_counter()
+        with dog.phase("chunk", f"{chunk + 1}/{chunks.count}, {span}"):
+            state, metrics, finite = chunk_fn(run.base, state, run.data)
+            metrics, finite = jax.device_get((metrics, finite))
+        seconds += time.perf_counter() - t0
         row = _to_row(metrics)
         _check_nonfinite(row, finite, step, run, outputs.last_checkpoint)
         if eval_fn is not None and chunks.evaluates(chunk):
-            row.update(_to_row(jax.device_get(eval_fn(run.base, state, run.eval_keys(chunk)))))
+            with dog.phase("evaluation", f"after chunk {chunk + 1}, {unit} {step}"):
+                eval_row = jax.device_get(eval_fn(run.base, state, run.eval_keys(chunk)))
+            row.update(_to_row(eval_row))
         rows.append({"step": step, **row})
-        outputs.write(run, chunks, chunk, row, state, history_rows=len(rows))
+        with dog.phase("checkpoint", f"logging and saving at {unit} {step}"):
+            outputs.write(run, chunks, chunk, row, state, history_rows=len(rows))
+        if outputs.last_checkpoint is not None:
+            dog.resume_hint = (
+                f"The newest checkpoint is at {unit} {outputs.last_checkpoint} in "
+                f"{outputs.checkpointer.directory}: train(..., resume=True) or the script's "
+                "--resume continues from it."
+            )
         bar.update(row, seconds)
     return state, seconds
 
@@ -1053,6 +1095,8 @@ def train(
     devices: int | Sequence[jax.Device] | None = None,
     data: Any = None,
     init_state: Any = None,
+    watchdog: float | bool | None = True,
+    watchdog_exit: bool | None = None,
 ) -> TrainResult:
     """Train ``agent`` (see :class:`jaxrl.types.Agent`) on ``env`` for at least ``total_steps``
     environment steps per run (for an offline agent, trained on ``data``, gradient steps).
@@ -1122,6 +1166,15 @@ def train(
         init_state: start from this state instead of ``agent.init`` (e.g. the hand-off between
             the phases of :mod:`jaxrl.staged`); with seeds or a sweep it has their leading axes.
             It is copied, not donated. On resume the checkpoint's state wins.
+        watchdog: report a phase (init, compilation, a chunk, an evaluation, a checkpoint)
+            that makes no progress for this many seconds (or 10 times the longest finished
+            phase of its kind) with the phase's name and every thread's stack on stderr
+            (:mod:`jaxrl.watchdog`). ``True``: :data:`jaxrl.watchdog.DEFAULT_TIMEOUT` (30
+            minutes) or the ``JAXRL_WATCHDOG_SECONDS`` environment variable; ``False``/``None``:
+            off.
+        watchdog_exit: after such a report, end the process with status 75 so that a scheduler
+            can restart it (with ``resume=True``) from the newest checkpoint. ``None``: the
+            ``JAXRL_WATCHDOG_EXIT`` environment variable (``1``), else report only.
 
     Raises:
         TypeError: ``agent`` does not fit :class:`jaxrl.types.Agent`, ``data`` is given to an
@@ -1147,15 +1200,56 @@ def train(
         resume=resume,
         checkpoint_dir=checkpoint_dir,
     )
+    timeout = _check_watchdog(watchdog)
     run = _setup(agent, config, env, key, args, data)
     # Nothing above creates state or folders: bad input has failed by now.
+    dog = Watchdog(
+        timeout,
+        exit_on_stall=default_exit() if watchdog_exit is None else bool(watchdog_exit),
+        context=description or _bar_label(run),
+    )
+    with dog:
+        return _train(
+            run, args, dog, init_state, loggers, checkpoint_dir, resume, progress, description,
+            eval_deterministic,
+        )  # fmt: skip
+
+
+def _check_watchdog(watchdog: Any) -> float | None:
+    """``train``'s ``watchdog`` as seconds (``None``: off)."""
+    if isinstance(watchdog, (bool, np.bool_)):
+        return default_timeout() if watchdog else None
+    if watchdog is None:
+        return None
+    if not isinstance(watchdog, numbers.Real):
+        raise TypeError(f"watchdog={watchdog!r}: expected True, False, None or seconds > 0")
+    if not math.isfinite(watchdog) or watchdog <= 0:
+        raise ValueError(f"watchdog={watchdog!r}: expected True, False, None or seconds > 0")
+    return float(watchdog)
+
+
+def _train(
+    run: _Run,
+    args: _Arguments,
+    dog: Watchdog,
+    init_state: Any,
+    loggers: Sequence[Logger],
+    checkpoint_dir: str | None,
+    resume: bool,
+    progress: bool,
+    description: str | None,
+    eval_deterministic: bool,
+) -> TrainResult:
+    """Steps 2-7 of :func:`train` (after the checks), each phase under the watchdog."""
     t0 = time.perf_counter()
-    state = _initial_state(run, init_state)
+    with dog.phase("init", "agent.init and its compilation"):
+        state = _initial_state(run, init_state)
     outputs = _Outputs(loggers, checkpoint_dir, args.keep_checkpoints)
     bar, restored = None, None
     try:
         if resume and outputs.checkpointer.steps():
-            restored = _restore(run, outputs, like=state)
+            with dog.phase("restore", f"the newest checkpoint in {checkpoint_dir}"):
+                restored = _restore(run, outputs, like=state)
             state = restored.state
         elif outputs.history is not None:
             outputs.history.start()
@@ -1170,17 +1264,19 @@ def train(
                 chunks.steps,
             )
         run, state, sharding = _place(run, state, args.devices)
-        compiled = _compile(
-            run, chunks, state, sharding, args.num_eval_episodes, eval_deterministic
-        )
+        with dog.phase("compile", "the training chunk and the evaluation"):
+            compiled = _compile(
+                run, chunks, state, sharding, args.num_eval_episodes, eval_deterministic
+            )
         compile_seconds = time.perf_counter() - t0
         bar = _ProgressBar(run, chunks, progress, description)
         rows = restored.rows if restored else []
-        state, seconds = _train_chunks(run, chunks, compiled, state, rows, outputs, bar)
+        state, seconds = _train_chunks(run, chunks, compiled, state, rows, outputs, bar, dog)
     finally:
         if bar:
             bar.close()
-        outputs.close()
+        with dog.phase("checkpoint", "waiting for the last saves"):
+            outputs.close()
     return TrainResult(
         state=state,
         history=_stack(rows),

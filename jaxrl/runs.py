@@ -46,7 +46,8 @@ applied) become the defaults, and the command line may change only
 * ``total_steps`` (it may grow), ``random_return`` / ``expert_return`` (reporting only),
 * dynamic config values (``--config.<field>`` of a pytree-leaf field: learning rates,
   coefficients ...), and
-* ``progress``, ``tensorboard``, ``wandb``, ``run_dir`` (they change no result).
+* ``progress``, ``tensorboard``, ``wandb``, ``run_dir``, ``watchdog``, ``watchdog_exit`` (they
+  change no result).
 
 Anything else (env, seeds, seed, dataset, any static config field, the evaluation schedule,
 script options) is refused before anything is written, naming the field, the run's value and the
@@ -94,7 +95,7 @@ AMENDMENTS_FILE = "amendments.jsonl"
 REPORTING = ("random_return", "expert_return")
 """Script arguments that only change the report: a resume may change them (recorded in
 ``amendments.jsonl``, like a grown ``total_steps`` and new dynamic config values)."""
-FREE = ("progress", "tensorboard", "wandb", "run_dir", "resume")
+FREE = ("progress", "tensorboard", "wandb", "run_dir", "resume", "watchdog", "watchdog_exit")
 """Script arguments a resume may change without a record: they change no result."""
 
 
@@ -144,6 +145,13 @@ class RunArgs:
     """Also write TensorBoard event files to the run folder (needs tensorboardX)."""
     wandb: bool = False
     """Also log to Weights & Biases (offline mode unless WANDB_MODE says otherwise)."""
+    watchdog: float | None = None
+    """Seconds a phase (compilation, a chunk, an evaluation, a checkpoint) may make no progress
+    before its name and every thread's stack are printed (jaxrl.watchdog); None: the
+    JAXRL_WATCHDOG_SECONDS environment variable, else 1800; 0: off."""
+    watchdog_exit: bool = False
+    """After such a report, exit with status 75 so that a scheduler can restart the run with
+    --resume (also JAXRL_WATCHDOG_EXIT=1)."""
 
 
 @dataclasses.dataclass
@@ -339,7 +347,18 @@ def driver_options(args: Any, member: Member) -> dict[str, Any]:
         "seeds": seeds if seeds > 1 else None,
         "eval_every": getattr(args, "eval_every", None),
         "num_eval_episodes": getattr(args, "num_eval_episodes", 16),
+        **watchdog_options(args),
         **member.options,
+    }
+
+
+def watchdog_options(args: Any) -> dict[str, Any]:
+    """The driver's ``watchdog`` / ``watchdog_exit`` from a script's ``--watchdog`` /
+    ``--watchdog-exit`` (unset: the environment's defaults)."""
+    seconds = getattr(args, "watchdog", None)
+    return {
+        "watchdog": True if seconds is None else (seconds or False),
+        "watchdog_exit": True if getattr(args, "watchdog_exit", False) else None,
     }
 
 

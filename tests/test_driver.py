@@ -667,3 +667,35 @@ def test_staged_phase_eval_at_can_keep_the_start_state(monkeypatch, tmp_path):
         staged.run([phase, dataclasses.replace(phase, eval_at=None)], ENV, key, eval_every=None)
     with pytest.raises(ValueError, match="needs a step > 0"):
         staged.run([dataclasses.replace(phase, eval_at=(0,))], ENV, key, eval_every=None)
+
+
+def test_cpu_init_forms_no_batched_lapack_call_and_keeps_the_vmapped_bits():
+    """Issue 21: a vmapped orthogonal initialiser is a batched LAPACK QR, which jaxlib 0.10's
+    CPU kernel spreads over XLA:CPU's intra-op pool and waits for on it (a deadlock seen in a
+    4-seed PRDC run). The driver initialises seeds (and sweep settings) one after another on
+    CPU: every LAPACK call in its init program has no batch dimension, where the vmapped
+    program's have one, and the parameters are the vmapped ones bit for bit."""
+    from jaxrl import driver
+
+    keys = jax.random.split(jax.random.key(0), 4)
+
+    def init(config, key, data):
+        return ppo.init(config, ENV, key).params
+
+    def lapack_batch_dims(fn):
+        text = jax.jit(fn).lower(SMALL, keys, None).as_text()
+        calls = [line for line in text.splitlines() if "@lapack_" in line]
+        assert calls  # the orthogonal initialiser's QR
+        return {line.split('num_batch_dims = "')[1].split('"')[0] for line in calls}
+
+    ours = driver._Layout(sweep=None, seeds=4).init(init)
+    vmapped = jax.vmap(init, in_axes=(None, 0, None))
+    assert lapack_batch_dims(ours) == {"0"} and lapack_batch_dims(vmapped) == {"1"}
+    a, b = jax.jit(ours)(SMALL, keys, None), jax.jit(vmapped)(SMALL, keys, None)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+    sweep = sweeps.grid(SMALL, learning_rate=[1e-3, 3e-3])
+    layout = driver._Layout(sweep=sweep.size, seeds=4)
+    both = jax.jit(layout.init(init))(sweep.config, keys, None)
+    for x, y in zip(jax.tree.leaves(both), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x[1], y)  # the same keys for every setting
