@@ -491,6 +491,8 @@ def run_stages(
     *,
     eval_at: Sequence[Sequence[int]] | None = None,
     num_eval_episodes: int = 16,
+    watchdog: float | bool | None = True,
+    watchdog_exit: bool | None = None,
     run_dir: str | None = None,
     loggers_fn=None,
     progress: bool = False,
@@ -515,6 +517,7 @@ def run_stages(
             :func:`jaxrl.agents.presets.gorl_eval_at`, whose step 0 makes the stage's starting
             state a candidate for the encoder kept.
         loggers_fn: optional ``stage -> list of loggers`` for :func:`jaxrl.train`.
+        watchdog, watchdog_exit: :func:`jaxrl.train`'s, for every stage.
     """
     configs = list(config) if isinstance(config, Sequence) else [config] * len(stage_steps)
     if len(configs) != len(stage_steps):
@@ -542,6 +545,8 @@ def run_stages(
         handoff_after_last=fit_last_decoder,
         run_dir=run_dir,
         num_eval_episodes=num_eval_episodes,
+        watchdog=watchdog,
+        watchdog_exit=watchdog_exit,
         loggers_fn=loggers_fn,
         progress=progress,
     )

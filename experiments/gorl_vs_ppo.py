@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> runs.Report:
             None if eval_at else eval_every,
             eval_at=eval_at,
             num_eval_episodes=episodes,
+            **runs.watchdog_options(args),
             run_dir=seed_dir,
             progress=args.progress,
             loggers_fn=lambda k: run.loggers(os.path.join(seed_dir, f"stage_{k}")),

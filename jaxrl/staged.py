@@ -113,6 +113,8 @@ def run(
     handoff_after_last: bool = False,
     run_dir: str | None = None,
     num_eval_episodes: int = 16,
+    watchdog: float | bool | None = True,
+    watchdog_exit: bool | None = None,
     loggers_fn: Callable[[int], Sequence[Logger]] | None = None,
     progress: bool = False,
 ) -> list[PhaseResult]:
@@ -125,6 +127,7 @@ def run(
         handoff_after_last: also run the hand-off after the last phase (for its ``info``).
         run_dir: where the phases' checkpoints live (resumable); a temporary folder if None.
         loggers_fn: ``phase index -> loggers`` for :func:`jaxrl.train`.
+        watchdog, watchdog_exit: :func:`jaxrl.train`'s, for every phase.
     """
     phases = list(phases)
     if not phases or len(phases) > HANDOFF_KEY_OFFSET:
@@ -154,6 +157,8 @@ def run(
                 directory,
                 eval_every=eval_every,
                 num_eval_episodes=num_eval_episodes,
+                watchdog=watchdog,
+                watchdog_exit=watchdog_exit,
                 loggers=loggers_fn(k) if loggers_fn else (),
                 progress=progress,
             )

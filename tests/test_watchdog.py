@@ -135,3 +135,37 @@ def test_a_wedged_chunk_is_reported_and_the_run_exits_with_75():
     assert "in phase 'chunk (1/" in out.stderr and "exiting with status 75" in out.stderr
     assert "block" in out.stderr  # the callback's frame in the stacks
     assert time.monotonic() - start < 240
+
+
+def test_script_flags_reach_every_train_call(monkeypatch):
+    """``--watchdog`` / ``--watchdog-exit`` become the driver's options, for plain members
+    (``runs.driver_options``) and for every staged phase (GoRL's stages)."""
+    from types import SimpleNamespace
+
+    import jax
+
+    from jaxrl import envs, runs, staged
+    from jaxrl.agents import ppo
+
+    options = runs.watchdog_options
+    assert options(SimpleNamespace()) == {"watchdog": True, "watchdog_exit": None}
+    assert options(SimpleNamespace(watchdog=0.0, watchdog_exit=False))["watchdog"] is False
+    assert options(SimpleNamespace(watchdog=12.0, watchdog_exit=True)) == {
+        "watchdog": 12.0,
+        "watchdog_exit": True,
+    }
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(*args, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(staged, "train", fake_train)
+    phase = staged.Phase(ppo, ppo.Config(), 128)
+    with pytest.raises(Stop):
+        staged.run([phase], envs.make("pendulum"), jax.random.key(0), eval_every=64, watchdog=7.0,
+                   watchdog_exit=True)  # fmt: skip
+    assert seen["watchdog"] == 7.0 and seen["watchdog_exit"] is True
