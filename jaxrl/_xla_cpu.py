@@ -33,9 +33,12 @@ Neither flag covers jaxlib's own LAPACK kernels. A 4-seed vmapped PRDC run (one 
 (the orthogonal initialiser under ``vmap``) hands its batch to the intra-op pool and waits for
 it while running on that pool, so two at once can wait for each other. The driver therefore
 never forms a batched LAPACK call on CPU: it initialises seeds and sweep settings with
-``lax.map`` (``jaxrl.driver.sequential_map``; the same bits, ``tests/test_driver.py`` checks the
-compiled program and the values). No other LAPACK call (Cholesky, eigh, solves) runs in our
-programs today; agents that add one under ``vmap`` should do the same. And since no workaround
+``lax.map`` (``jaxrl.driver.sequential_map``; each seed's parameters are a single run's, bit for
+bit, and ``tests/test_driver.py`` checks the compiled program). The same deadlock stopped one of
+five ``tests/test_driver.py`` runs without the two flags above, under load, in the test that
+then still *ran* a vmapped initialiser to compare bits (it now only lowers it). No other
+LAPACK call (Cholesky, eigh, solves) runs in our programs today; agents that add one under
+``vmap`` should do the same. And since no workaround
 is proof against the next such case, every run has a watchdog (``jaxrl/watchdog.py``) that
 reports a stalled phase by name with every thread's stack.
 """

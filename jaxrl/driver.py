@@ -252,8 +252,8 @@ class _Layout:
         vmapped: a vmapped orthogonal initialiser is a *batched* LAPACK QR, which jaxlib 0.10's
         CPU kernel spreads over XLA:CPU's intra-op pool and then waits for on that same pool,
         so that two of them running at once can deadlock (issue 21, ``jaxrl/_xla_cpu.py``).
-        Each run's QR then has batch 1; the parameters are the same bits as vmapped ones
-        (``tests/test_driver.py``)."""
+        Each run's QR then has batch 1; each run's parameters are a single run's, bit for bit
+        (``tests/test_driver.py``), which the vmapped ones were too."""
         batch = sequential_map if jax.default_backend() == "cpu" else jax.vmap
         if self.seeds:
             f = batch(f, in_axes=(None, 0, None))

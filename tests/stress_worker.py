@@ -37,7 +37,16 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--agent", choices=["ppo", "td3_bc"], required=True)
     p.add_argument("--cache", default=None)
+    p.add_argument(
+        "--vmapped-init",
+        action="store_true",
+        help="initialise seeds with vmap as before issue 21 (to measure the old deadlock)",
+    )
     a = p.parse_args()
+    if a.vmapped_init:
+        from jaxrl import driver
+
+        driver.sequential_map = jax.vmap
     if a.cache:
         jax.config.update("jax_compilation_cache_dir", a.cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

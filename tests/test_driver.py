@@ -669,12 +669,16 @@ def test_staged_phase_eval_at_can_keep_the_start_state(monkeypatch, tmp_path):
         staged.run([dataclasses.replace(phase, eval_at=(0,))], ENV, key, eval_every=None)
 
 
-def test_cpu_init_forms_no_batched_lapack_call_and_keeps_the_vmapped_bits():
+def test_cpu_init_forms_no_batched_lapack_call_and_keeps_the_single_run_bits():
     """Issue 21: a vmapped orthogonal initialiser is a batched LAPACK QR, which jaxlib 0.10's
-    CPU kernel spreads over XLA:CPU's intra-op pool and waits for on it (a deadlock seen in a
-    4-seed PRDC run). The driver initialises seeds (and sweep settings) one after another on
-    CPU: every LAPACK call in its init program has no batch dimension, where the vmapped
-    program's have one, and the parameters are the vmapped ones bit for bit."""
+    CPU kernel spreads over XLA:CPU's intra-op pool and waits for on it. It deadlocked a 4-seed
+    PRDC run, and this very test's first version, which *ran* the vmapped program to compare
+    bits: one of five ``tests/test_driver.py`` runs without the XLA flags, under load, stopped
+    here with both XLA threads in ``lapack_sgeqrf_ffi -> ParallelBatchMap ->
+    BlockingCounter::Wait``. So the batched program is only lowered here, never run. The
+    driver initialises seeds (and sweep settings) one after another on CPU: every LAPACK call
+    in its init program has no batch dimension, where the vmapped program's have one, and each
+    seed's parameters are those of a single run with its key, bit for bit."""
     from jaxrl import driver
 
     keys = jax.random.split(jax.random.key(0), 4)
@@ -691,11 +695,14 @@ def test_cpu_init_forms_no_batched_lapack_call_and_keeps_the_vmapped_bits():
     ours = driver._Layout(sweep=None, seeds=4).init(init)
     vmapped = jax.vmap(init, in_axes=(None, 0, None))
     assert lapack_batch_dims(ours) == {"0"} and lapack_batch_dims(vmapped) == {"1"}
-    a, b = jax.jit(ours)(SMALL, keys, None), jax.jit(vmapped)(SMALL, keys, None)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(x, y)
+    single = jax.jit(lambda key: init(SMALL, key, None))
+    singles = [single(k) for k in keys]
+    a = jax.jit(ours)(SMALL, keys, None)
+    for i, one in enumerate(singles):
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(one), strict=True):
+            np.testing.assert_array_equal(x[i], y)
     sweep = sweeps.grid(SMALL, learning_rate=[1e-3, 3e-3])
     layout = driver._Layout(sweep=sweep.size, seeds=4)
     both = jax.jit(layout.init(init))(sweep.config, keys, None)
-    for x, y in zip(jax.tree.leaves(both), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(x[1], y)  # the same keys for every setting
+    for x, y in zip(jax.tree.leaves(both), jax.tree.leaves(singles[3]), strict=True):
+        np.testing.assert_array_equal(x[1, 3], y)  # the same keys for every setting

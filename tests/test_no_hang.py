@@ -8,7 +8,7 @@ with the XLA:CPU workaround flags switched off (``JAXRL_KEEP_XLA_FLAGS=1``), 48 
 three runs of this test all finished, so at this size it does **not** reproduce the Eigen-pool
 hang that wedged 2 of 3 whole ``tests/test_driver.py`` runs in an earlier round, nor the rarer
 batched-QR deadlock (1 of 24 processes in a PRDC speed comparison; removed by construction, see
-``tests/test_driver.py::test_cpu_init_forms_no_batched_lapack_call_and_keeps_the_vmapped_bits``).
+``tests/test_driver.py::test_cpu_init_forms_no_batched_lapack_call_and_keeps_the_single_run_bits``).
 A per-process hang rate of 1 in 10 would fail it with probability 1 - 0.9^16 = 0.81. It is a
 cheap regular check of the paths that hung; the watchdog is what makes a rare hang visible."""
 
