@@ -164,7 +164,9 @@ def with_target_logits(
 def fixed_target_runs(config: props.Config, env, seeds: int, prepare=lambda s: s):
     """Metrics ``[iterations, seeds]`` of ``buffer_batches`` iterations with a frozen target
     (``learning_rate`` 0): the buffer's fill phase, so row i is measured on (i + 1) n samples."""
-    init = jax.jit(jax.vmap(lambda k: prepare(props.init(config, env, k))))
+    # one seed after another (not vmap): a vmapped orthogonal initialiser is a batched LAPACK QR,
+    # which can deadlock XLA:CPU (jaxrl/_xla_cpu.py)
+    init = jax.jit(lambda ks: jax.lax.map(lambda k: prepare(props.init(config, env, k)), ks))
     step = jax.jit(jax.vmap(lambda s: props.train_step(config, env, s)))
     state = init(jax.random.split(jax.random.key(0), seeds))
     rows = []
