@@ -3,14 +3,17 @@ step-0 evaluation, four evaluated chunks; PPO as a checkpointed, stopped and res
 sweep, TD3+BC offline), two at a time, each under a timeout. It fails, naming the hung runs and
 showing their output (the watchdog's report and stacks), if any does not finish.
 
-What it can and cannot catch, measured while it was written (2-core CPU, other jobs running):
-with the XLA:CPU workaround flags switched off (``JAXRL_KEEP_XLA_FLAGS=1``), 48 processes in
-three runs of this test all finished, so at this size it does **not** reproduce the Eigen-pool
-hang that wedged 2 of 3 whole ``tests/test_driver.py`` runs in an earlier round, nor the rarer
-batched-QR deadlock (1 of 24 processes in a PRDC speed comparison; removed by construction, see
-``tests/test_driver.py::test_cpu_init_forms_no_batched_lapack_call_and_keeps_the_single_run_bits``).
-A per-process hang rate of 1 in 10 would fail it with probability 1 - 0.9^16 = 0.81. It is a
-cheap regular check of the paths that hung; the watchdog is what makes a rare hang visible."""
+Calibration, measured while it was written (2-core CPU), with ``tests/stress_worker.py``:
+
+- the old initialisation (``--vmapped-init``, a batched LAPACK QR) with the XLA:CPU workaround
+  flags off (``JAXRL_KEEP_XLA_FLAGS=1``): 3 of 20 processes hung, each at 0% CPU in the step-0
+  evaluation's ``device_get`` (waiting for the init program), each reported by the watchdog;
+  with the flags on: 0 of 32 (the issue saw 1 of 24);
+- the new initialisation (``lax.map``), flags off: 0 of 64; flags on: 0 of 48.
+
+At the old path's 3-in-20 rate, :data:`PROCESSES` = 16 catch it with probability
+1 - (17/20)^16 = 0.93. Rarer hangs (1 in 24 with the flags on) need the watchdog, which reports
+them by name in any run."""
 
 from __future__ import annotations
 
