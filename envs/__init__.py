@@ -5,6 +5,8 @@ envs.make("brax/ant", backend="mjx")   # any brax.envs environment
 envs.make("playground/HopperStand")    # MuJoCo Playground DM Control suite (MJX)
 envs.make("pointmaze-medium")          # goal-conditioned OGBench-style mazes in envs/pointmaze.py
 envs.make("pointmaze-medium-goal")     # the same maze observing [pos, goal] (goal_in_obs=True)
+envs.make("minigrid/FourRooms")       # XLand-MiniGrid grid navigation (envs/minigrid.py; needs
+                                       # the minigrid extra): FourRooms, MultiRoute
 envs.make("ogbench/pointmaze-medium-v0")  # OGBench's env, spec only: train on device, evaluate
                                           # on the host (jaxrl.ogbench.evaluate); needs ogbench
 
@@ -32,6 +34,7 @@ def list_envs() -> list[str]:
         + [f"brax/{n}" for n in brax_envs.ENV_NAMES]
         + [f"playground/{n}" for n in playground.ENV_NAMES]
         + [f"ogbench/{n}" for n in ogbench_envs.ENV_NAMES]
+        + [f"minigrid/{n}" for n in ("FourRooms", "MultiRoute")]
     )
 
 
@@ -55,6 +58,10 @@ def make(name: str, **kwargs: Any) -> Env:
         from jaxrl.envs import ogbench as ogbench_envs
 
         return ogbench_envs.make(name.removeprefix("ogbench/"), **kwargs)
+    if name.startswith("minigrid/"):
+        from jaxrl.envs import minigrid
+
+        return minigrid.make(name.removeprefix("minigrid/"), **kwargs)
     if name.startswith("pointmaze-"):
         from jaxrl.envs import pointmaze
 

@@ -38,6 +38,9 @@ class OGBenchSpecEnv:
     action_high: tuple[float, ...]
     max_episode_steps: int
 
+    restorable = False
+    """No on-device state to snapshot (polychromic PPO's vines refuse this env)."""
+
     @property
     def spec(self) -> EnvSpec:
         return EnvSpec(

@@ -143,18 +143,36 @@ class VecEnv:
 
 
 def collect(
-    vec_env: VecEnv, state: VecEnvState, policy: PolicyFn, key: PRNGKey, num_steps: int
+    vec_env: VecEnv,
+    state: VecEnvState,
+    policy: PolicyFn,
+    key: PRNGKey,
+    num_steps: int,
+    info_keys: tuple[str, ...] = (),
 ) -> tuple[VecEnvState, Transition, dict[str, jax.Array]]:
     """Roll ``policy`` for ``num_steps`` steps in every env (``lax.scan``).
 
     Returns the new env state, time-major transitions ``[num_steps, num_envs, ...]`` and the
-    episode statistics of this rollout (:func:`episode_metrics`).
+    episode statistics of this rollout (:func:`episode_metrics`). ``info_keys`` names entries of
+    the env's ``info`` to keep: each step's value (after the step) is stored in
+    ``Transition.extras`` under the same name (e.g. polychromic PPO's ``"room"``).
     """
 
     def body(carry, step_key):
         st = carry
         action, raw_action, extras = policy(st.obs, step_key)
         new_st, ts = vec_env.step(st, action)
+        for name in info_keys:
+            if name not in ts.info:
+                raise ValueError(
+                    f"env {vec_env.spec.name!r} has no info[{name!r}] to record; its info "
+                    f"holds {sorted(ts.info)}"
+                )
+            if name in extras:
+                raise ValueError(
+                    f"info key {name!r} clashes with the policy's extras {sorted(extras)}"
+                )
+            extras = {**extras, name: ts.info[name]}
         transition = Transition(
             obs=st.obs,
             action=action,
