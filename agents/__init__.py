@@ -8,12 +8,13 @@ raises a ``ValueError`` naming the env when the agent cannot train on it (GoRL, 
 need ``Box`` actions; the MLPs need vector observations). ``init`` and ``prepare_data`` call it;
 a run script can call it first, through :func:`jaxrl.config.check_env`, before making folders."""
 
-from jaxrl.agents import bc, dqc, gcfbc, gorl, ppo, prdc, props, td3_bc
+from jaxrl.agents import bc, dqc, gcfbc, gorl, polychromic_ppo, ppo, prdc, props, td3_bc
 
 REGISTRY = {
     "ppo": ppo,
     "gorl": gorl,
     "props": props,
+    "polychromic_ppo": polychromic_ppo,
     "bc": bc,
     "td3_bc": td3_bc,
     "prdc": prdc,
@@ -21,4 +22,15 @@ REGISTRY = {
     "gcfbc": gcfbc,
 }
 
-__all__ = ["bc", "dqc", "gcfbc", "gorl", "ppo", "prdc", "props", "td3_bc", "REGISTRY"]
+__all__ = [
+    "bc",
+    "dqc",
+    "gcfbc",
+    "gorl",
+    "polychromic_ppo",
+    "ppo",
+    "prdc",
+    "props",
+    "td3_bc",
+    "REGISTRY",
+]

@@ -121,6 +121,10 @@ class Env(Protocol):
     """A single (unbatched) environment; batching is ``jax.vmap`` in :mod:`jaxrl.rollout`.
 
     Env objects must be hashable: they are closed over / passed as static arguments under jit.
+    The env state is a pytree and ``step`` a pure function of it, so a saved state is an exact
+    snapshot (stepping it repeats the episode); an env whose state is not one (OGBench's
+    spec-only envs) sets the class attribute ``restorable = False``, and agents that branch
+    from saved states (polychromic PPO's vines) refuse it.
     """
 
     spec: EnvSpec

@@ -6,6 +6,9 @@
     python tests/calibrate.py ppo --keys 0 1         # PPO's learning tests
     python tests/calibrate.py gorl --keys 0 1        # GoRL vs Gaussian PPO on the two-bump bandit
     python tests/calibrate.py gorl_broken --keys 0   # the same with decoders left untrained
+    python tests/calibrate.py polychromic --keys 42 0  # Polychromic PPO vs PPO on MultiRoute
+                                                     # (+ the broken variant, d = 1)
+    python tests/calibrate.py polychromic_four_rooms --keys 42 0  # both vs BC on Four Rooms
 
 Each key runs the test's own function (the same settings, imported from the test module) for a
 disjoint set of seeds and prints the per-seed figures with their mean, min and max: the numbers
@@ -85,9 +88,63 @@ def gorl_broken(key: int) -> None:
     gorl(key, broken=True)
 
 
+def polychromic(key: int) -> None:
+    import dataclasses
+
+    import jax.numpy as jnp
+    import test_polychromic_ppo as t
+
+    from jaxrl import passk
+    from jaxrl.agents import polychromic_ppo
+
+    polychromic_ppo.DIVERSITY["constant"] = lambda s: jnp.float32(1.0)
+    start = time.time()
+    runs = t._signature_runs(t.POLY, key)
+    runs.append(
+        t._signature_runs(dataclasses.replace(t.POLY, diversity="constant"), key, with_ppo=False)[0]
+    )
+    seconds = time.time() - start
+    for name, (success, signature, blocked) in zip(["poly", "ppo", "poly d=1"], runs, strict=True):
+        routes, share = t._route_stats(success, signature)
+        _show(f"{name} success", success.mean(axis=(1, 2)), seconds)
+        _show(f"{name} routes", routes, seconds)
+        _show(f"{name} top share", share, seconds)
+        for k in (1, 4, 8, 16):
+            _show(f"{name} blocked pass@{k}", [passk.pass_at_k(b, k) for b in blocked], seconds)
+
+
+def polychromic_four_rooms(key: int) -> None:
+    import test_polychromic_ppo as t
+
+    start = time.time()
+    runs = t._four_rooms_runs(key)
+    seconds = time.time() - start
+    for name, (success, perturbed) in runs.items():
+        _show(f"{name} success", success.mean(axis=(1, 2)), seconds)
+        _show(f"{name} perturbed", perturbed.mean(axis=(1, 2)), seconds)
+    for other in ("ppo", "pretrained"):
+        diff = runs["poly"][1].mean(axis=(1, 2)) - runs[other][1].mean(axis=(1, 2))
+        _show(f"perturbed poly - {other}", diff, seconds)
+    for name in ("poly", "ppo"):
+        diff = runs[name][0].mean(axis=(1, 2)) - runs["pretrained"][0].mean(axis=(1, 2))
+        _show(f"success {name} - pretrained", diff, seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=["offline", "dqc", "props", "ppo", "gorl", "gorl_broken"])
+    parser.add_argument(
+        "suite",
+        choices=[
+            "offline",
+            "dqc",
+            "props",
+            "ppo",
+            "gorl",
+            "gorl_broken",
+            "polychromic",
+            "polychromic_four_rooms",
+        ],
+    )
     parser.add_argument("--keys", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--methods", nargs="+", help="dqc only: a subset of its METHODS")
     args = parser.parse_args()

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from trees import assert_same
 
 import jaxrl
 from jaxrl import envs
@@ -412,19 +413,9 @@ def _train(steps, key, **kw):
     )
 
 
-def _assert_same(a, b, **tol):
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            x, y = jax.random.key_data(x), jax.random.key_data(y)
-        if tol and jnp.issubdtype(x.dtype, jnp.inexact):
-            np.testing.assert_allclose(np.asarray(x), np.asarray(y), **tol)
-        else:
-            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
-
 def test_determinism_same_key_same_bits():
     a, b, c = _train(128, 3), _train(128, 3), _train(128, 4)
-    _assert_same(a.state, b.state)
+    assert_same(a.state, b.state)
     np.testing.assert_array_equal(a.history["sampling_error"], b.history["sampling_error"])
     leaves = lambda r: jax.tree.leaves((r.state.params, r.state.behaviour_params))  # noqa: E731
     assert not all(np.array_equal(x, y) for x, y in zip(leaves(a), leaves(c), strict=True))
@@ -438,7 +429,7 @@ def test_vmap_over_seeds_equals_single_runs():
         single = _train(128, k)
         one = jax.tree.map(lambda x, i=i: x[i], vmapped.state)
         keep = lambda s: (s.params, s.behaviour_params, s.buffer, s.normalizer)  # noqa: E731
-        _assert_same(keep(one), keep(single.state), rtol=2e-5, atol=2e-6)
+        assert_same(keep(one), keep(single.state), rtol=2e-5, atol=2e-6)
 
 
 def test_resume_is_bit_identical(tmp_path):
@@ -446,7 +437,7 @@ def test_resume_is_bit_identical(tmp_path):
     _train(2 * 32, 1, checkpoint_dir=str(tmp_path))
     resumed = _train(4 * 32, 1, checkpoint_dir=str(tmp_path), resume=True)
     assert resumed.steps_this_call == 2 * 32
-    _assert_same(whole.state, resumed.state)
+    assert_same(whole.state, resumed.state)
 
 
 @pytest.mark.physics
