@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from jaxrl.agents import dqc, gcfbc, gorl, ppo, props
+from jaxrl.agents import dqc, gcfbc, gorl, polychromic_ppo, ppo, props
 
 PPO_PRESETS: dict[str, ppo.Config] = {
     # Swing-up in about 400k steps (eval return about -200; random policy about -1200).
@@ -394,3 +394,24 @@ generated ``pointmaze-medium`` navigate set (1000-step episodes) 0.999 puts most
 episode's end and reached 0.10 mean success (8 seeds, 15k steps), 0.99 reached 0.43; the
 comparisons use the stronger baseline (tests/test_dqc_learning.py). The official defaults are
 ``gcfbc.Config()``."""
+
+
+POLYCHROMIC_PRESETS: dict[str, polychromic_ppo.Config] = {
+    "minigrid/FourRooms": polychromic_ppo.Config(
+        learning_rate=3e-4,
+        hidden_sizes=(64, 64),
+        num_steps=100,
+        vine_steps=100,
+        num_minibatches=16,
+    ),
+    "minigrid/MultiRoute": polychromic_ppo.Config(
+        learning_rate=3e-4, hidden_sizes=(64, 64), num_steps=50, vine_steps=50, num_minibatches=16
+    ),
+}
+"""Polychromic PPO at CPU scale on the grid tasks (``experiments/polychromic_ppo.py``): the
+paper's vine and set settings (N = 8, n = 4, M = 4, p = 2, W = 5, gamma 1, 2 epochs, KL 0.05)
+with 16 trunks of one episode length, vines as long as an episode, a 2 x 64 tanh MLP (the
+paper's FourRooms net is "a compact MLP", widths unknown) and 16 minibatches. The learning rate
+is 3e-4, not the paper's 1e-5: at CPU budgets (10-20 iterations) 1e-5 leaves the pretrained
+policy almost unchanged. The multi-route signature test (tests/test_polychromic_ppo.py) trains
+the MultiRoute setting."""

@@ -6,6 +6,8 @@
     python experiments/make_dataset.py pointmaze --maze large --kind stitch --episodes 1000
     # D4RL-style random / medium / medium-replay / expert / medium-expert sets from our own PPO
     python experiments/make_dataset.py locomotion --env brax/inverted_pendulum --train-steps 300000
+    # grid-navigation demonstrations: the shortest-path expert, random among tied routes
+    python experiments/make_dataset.py minigrid --env minigrid/FourRooms --episodes 600
     # an OGBench file made by OGBench's own MuJoCo env and oracle (pip install 'jaxrl[ogbench]')
     python experiments/make_dataset.py ogbench --dataset pointmaze-medium-navigate-v0 --episodes 100
 
@@ -159,6 +161,50 @@ def make_pointmaze(args: PointMazeArgs) -> str:
         if args.kind == "navigate"
         else "stitch: cells 4 BFS moves away, resampled on success",
         rewards="1 on the step that reaches the collection goal (goals field), else 0",
+        seed=args.seed,
+    )
+    return write(ds, path, card)
+
+
+# --- grid navigation ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class MinigridArgs:
+    """Expert demonstrations on the grid tasks (polychromic PPO's pretraining data)."""
+
+    env: Literal["minigrid/FourRooms", "minigrid/MultiRoute"] = "minigrid/FourRooms"
+    """The grid task (Four Rooms with its 50 fixed configurations)."""
+    episodes: int = 600
+    """Number of episodes (the paper's Four Rooms set has about 590)."""
+    epsilon: float = 0.0
+    """Probability of a uniformly random action instead of the expert's."""
+    seed: int = 0
+    """Random seed."""
+    out: str | None = None
+    """Output .npz path (default: datasets/<task>-expert-<episodes>.npz)."""
+
+
+def make_minigrid(args: MinigridArgs) -> str:
+    from jaxrl.envs import minigrid
+
+    if args.episodes < 1 or not 0.0 <= args.epsilon <= 1.0:
+        raise ValueError(
+            f"--episodes must be >= 1 and --epsilon in [0, 1], got {args.episodes}, {args.epsilon}"
+        )
+    env = envs.make(args.env)
+    ds = minigrid.expert_dataset(env, jax.random.PRNGKey(args.seed), args.episodes, args.epsilon)
+    stem = args.env.replace("/", "-")
+    path = args.out or os.path.join("datasets", f"{stem}-expert-{args.episodes}.npz")
+    card = _card(
+        "expert",
+        ds,
+        env.spec.max_episode_steps,
+        env=args.env,
+        policy="BFS shortest-path expert, uniformly random among tied actions "
+        "(jaxrl.envs.minigrid.expert_action)",
+        epsilon=args.epsilon,
+        rewards="1 - 0.5 t / H on reaching the goal at step t (H = the time limit), else 0",
         seed=args.seed,
     )
     return write(ds, path, card)
@@ -385,12 +431,19 @@ def main(argv: list[str] | None = None) -> Any:
     if argv[:1] == ["locomotion"]:  # through the run layer (presets, --resume)
         return make_locomotion(argv[1:])
     args = tyro.extras.subcommand_cli_from_dict(
-        {"pointmaze": PointMazeArgs, "locomotion": LocomotionArgs, "ogbench": OGBenchArgs},
+        {
+            "pointmaze": PointMazeArgs,
+            "locomotion": LocomotionArgs,
+            "ogbench": OGBenchArgs,
+            "minigrid": MinigridArgs,
+        },
         args=argv,
         description=__doc__,
     )
     if isinstance(args, OGBenchArgs):
         return make_ogbench(args)
+    if isinstance(args, MinigridArgs):
+        return make_minigrid(args)
     return make_pointmaze(args)
 
 

@@ -60,6 +60,16 @@ DQC = [
 ]
 """A tiny DQC config on the tiny point-maze dataset ("{maze}"); 5 tasks x 1 episode."""
 
+POLY = [
+    *("--env", "minigrid/MultiRoute", "--config.num-envs", "2", "--config.num-steps", "8"),
+    *("--config.num-vines", "4", "--config.set-size", "2", "--config.num-sets", "2"),
+    *("--config.vine-steps", "10", "--config.num-minibatches", "2", "--config.hidden-sizes", "8"),
+    *("--bc-steps", "10", "--attempts", "2", "--ppo-minibatches", "2", "--eval-every", "176"),
+    *("--dataset", "{grid}"),
+]
+"""A tiny Polychromic PPO comparison on MultiRoute: 176 env steps per iteration (vines
+counted), BC for 10 steps on 20 demonstrations."""
+
 SCRIPTS = {
     # script: (argv, total_steps of the part run, of the whole run); "{data}": the dataset
     "ppo": ([*PPO, *COMMON, "--eval-every", "128", "--seeds", "2"], 256, 384),
@@ -78,6 +88,7 @@ SCRIPTS = {
     "prdc_vs_td3_bc": ([*OFFLINE, *COMMON, "--datasets", "{data}", "--seeds", "2"], 40, 60),
     "dqc": ([*DQC, *COMMON, "--seeds", "2"], 40, 60),  # compiles shared with dqc_variants
     "dqc_variants": ([*DQC, *COMMON, "--variants", "dqc", "gcfbc", "--seeds", "2"], 40, 60),
+    "polychromic_ppo": ([*POLY, *COMMON, "--seeds", "2"], 352, 528),
 }
 
 
@@ -107,6 +118,15 @@ def maze_dataset(tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("maze") / "pointmaze-medium-navigate.npz")
     argv = ["pointmaze", "--episodes", "4", "--episode-length", "100", "--batch", "4"]
     return script("make_dataset").main([*argv, "--out", path])
+
+
+@pytest.fixture(scope="session")
+def grid_dataset(tmp_path_factory) -> str:
+    """20 expert episodes on MultiRoute written by ``make_dataset.py minigrid``."""
+    pytest.importorskip("xminigrid")
+    path = str(tmp_path_factory.mktemp("grid") / "minigrid-MultiRoute-expert.npz")
+    argv = ["minigrid", "--env", "minigrid/MultiRoute", "--episodes", "20", "--out", path]
+    return script("make_dataset").main(argv)
 
 
 def files(path: str, name: str) -> dict[str, str]:
@@ -143,7 +163,8 @@ def assert_same_states(a: runs.Report, b: runs.Report) -> None:
 @pytest.mark.parametrize("name", list(SCRIPTS))
 def test_part_then_resume_equals_the_whole_run(name, tmp_path, request):
     argv, part, whole = SCRIPTS[name]
-    for tag, fixture in (("{data}", "dataset"), ("{maze}", "maze_dataset")):
+    fixtures = (("{data}", "dataset"), ("{maze}", "maze_dataset"), ("{grid}", "grid_dataset"))
+    for tag, fixture in fixtures:
         if tag in argv:  # make each dataset only when a script needs it
             path = request.getfixturevalue(fixture)
             argv = [a.replace(tag, path) for a in argv]
