@@ -128,6 +128,12 @@ def distinct_fraction(signatures: jax.Array) -> jax.Array:
 DIVERSITY: dict[str, DiversityFn] = {"distinct": distinct, "distinct_fraction": distinct_fraction}
 """Diversity functions by name (``Config.diversity``); register your own here."""
 
+Diversity = Literal["distinct", "distinct_fraction"]
+"""The built-in diversity functions (the command line's choices); ``Config.validate`` accepts
+any name registered in :data:`DIVERSITY`."""
+SignatureKey = Literal["room"]
+"""The info entry the grid tasks provide (the command line's choice); from Python any info key
+of the env may be named."""
 SetConstruction = Literal["balanced", "all"]
 NoSignal = Literal["gae", "zero"]
 TrunkStart = Literal["reset", "continue"]
@@ -171,10 +177,10 @@ class Config(ppo.Config):
     set_construction: SetConstruction = struct.field(pytree_node=False, default="balanced")
     """'balanced': M sets cut from shuffles of the vines (every vine in M n / N sets); 'all':
     every n-subset (static)."""
-    diversity: str = struct.field(pytree_node=False, default="distinct")
+    diversity: Diversity = struct.field(pytree_node=False, default="distinct")
     """Name of the diversity function in DIVERSITY: 'distinct' ((u-1)/(n-1)) or
     'distinct_fraction' (u/n, 0 when u = 1), or a registered one (static)."""
-    signature_key: str = struct.field(pytree_node=False, default="room")
+    signature_key: SignatureKey = struct.field(pytree_node=False, default="room")
     """The env info entry whose visited values (0..30) make a vine's signature (static)."""
     no_signal: NoSignal = struct.field(pytree_node=False, default="gae")
     """Window steps of a rollout state whose sets all score the same: 'gae' advantages or
@@ -186,7 +192,9 @@ class Config(ppo.Config):
     def validate(self) -> None:
         """PPO's checks (:meth:`jaxrl.agents.ppo.Config.validate`, with the batch of trunk and
         vine steps) plus the vines' and sets' sizes, each error naming the field."""
-        check_choices(self, {"diversity": tuple(DIVERSITY)})
+        key = self.signature_key
+        named = (key,) if isinstance(key, str) and key else ("a non-empty info key",)
+        check_choices(self, {"diversity": tuple(DIVERSITY), "signature_key": named})
         n, big_n, m = self.set_size, self.num_vines, self.num_sets
         check_ranges(self, RANGES)
         if self.num_vines < 2:
@@ -227,8 +235,11 @@ class Config(ppo.Config):
                 f"vine_steps) = {self.num_envs} * ({self.num_steps} + {self.rollout_states} * "
                 f"{big_n} * {self.vine_steps}) = {batch}"
             )
-        # PPO's own checks, on the trunk batch alone
-        ppo.Config.validate(dataclasses.replace(self, num_minibatches=1))
+        # PPO's own checks, on the trunk batch alone (the registry names are checked above)
+        ppo_part = dataclasses.replace(
+            self, num_minibatches=1, diversity="distinct", signature_key="room"
+        )
+        ppo.Config.validate(ppo_part)
         _check_diversity_fn(self)
 
 
