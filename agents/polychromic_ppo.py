@@ -132,8 +132,13 @@ Diversity = Literal["distinct", "distinct_fraction"]
 """The built-in diversity functions (the command line's choices); ``Config.validate`` accepts
 any name registered in :data:`DIVERSITY`."""
 SignatureKey = Literal["room"]
-"""The info entry the grid tasks provide (the command line's choice); from Python any info key
-of the env may be named."""
+"""The info entry the grid tasks provide (the command line's choice); ``Config.validate``
+accepts any name in :data:`SIGNATURE_KEYS`."""
+
+SIGNATURE_KEYS: list[str] = ["room"]
+"""Info entries a vine's signature may be read from (``Config.signature_key``); append your
+env's entry here (its values 0..30 are the visited set; :func:`check_env` checks that the env
+provides it)."""
 SetConstruction = Literal["balanced", "all"]
 NoSignal = Literal["gae", "zero"]
 TrunkStart = Literal["reset", "continue"]
@@ -181,7 +186,8 @@ class Config(ppo.Config):
     """Name of the diversity function in DIVERSITY: 'distinct' ((u-1)/(n-1)) or
     'distinct_fraction' (u/n, 0 when u = 1), or a registered one (static)."""
     signature_key: SignatureKey = struct.field(pytree_node=False, default="room")
-    """The env info entry whose visited values (0..30) make a vine's signature (static)."""
+    """The env info entry whose visited values (0..30) make a vine's signature; from Python
+    any name registered in SIGNATURE_KEYS (static)."""
     no_signal: NoSignal = struct.field(pytree_node=False, default="gae")
     """Window steps of a rollout state whose sets all score the same: 'gae' advantages or
     'zero' (static)."""
@@ -192,9 +198,7 @@ class Config(ppo.Config):
     def validate(self) -> None:
         """PPO's checks (:meth:`jaxrl.agents.ppo.Config.validate`, with the batch of trunk and
         vine steps) plus the vines' and sets' sizes, each error naming the field."""
-        key = self.signature_key
-        named = (key,) if isinstance(key, str) and key else ("a non-empty info key",)
-        check_choices(self, {"diversity": tuple(DIVERSITY), "signature_key": named})
+        check_choices(self, {"diversity": tuple(DIVERSITY), "signature_key": tuple(SIGNATURE_KEYS)})
         n, big_n, m = self.set_size, self.num_vines, self.num_sets
         check_ranges(self, RANGES)
         if self.num_vines < 2:

@@ -497,3 +497,13 @@ def test_four_rooms_perturbed_start_polychromic_ppo_above_ppo(four_rooms_runs):
     ppo_perturbed = four_rooms_runs["ppo"][1].mean(axis=(1, 2))
     gap = poly_perturbed - ppo_perturbed
     assert gap.mean() >= 0.05, f"poly {poly_perturbed.round(3)} ppo {ppo_perturbed.round(3)}"
+
+
+def test_a_registered_signature_key_is_accepted_and_checked_against_the_env(monkeypatch):
+    monkeypatch.setattr(poly, "SIGNATURE_KEYS", [*poly.SIGNATURE_KEYS, "config", "nowhere"])
+    env = envs.make("minigrid/MultiRoute")
+    poly.check_env(dataclasses.replace(TINY, signature_key="config"), env)  # info has it
+    with pytest.raises(ValueError, match="signature_key='nowhere'"):
+        poly.check_env(dataclasses.replace(TINY, signature_key="nowhere"), env)
+    with pytest.raises(ValueError, match="Config.signature_key must be one of"):
+        dataclasses.replace(TINY, signature_key="unregistered").validate()
