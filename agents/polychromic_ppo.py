@@ -426,12 +426,7 @@ def vines(
         step_keys = jax.vmap(jax.random.fold_in, (0, None))(keys, t)
         action, raw, extras = jax.vmap(one)(obs, step_keys)
         new_state, ts = jax.vmap(env.step)(state, action)
-        for name in info_keys:
-            if name not in ts.info:
-                raise ValueError(
-                    f"env {env.spec.name!r} has no info[{name!r}]; its info holds {sorted(ts.info)}"
-                )
-            extras = {**extras, name: ts.info[name]}
+        extras = rollout.with_info(extras, ts.info, info_keys, env.spec.name)
         transition = Transition(
             obs=obs,
             action=action,
@@ -442,21 +437,16 @@ def vines(
             next_obs=ts.obs,
             extras=extras,
         )
-        carry = (_keep(alive, new_state, state), _keep(alive, ts.obs, obs), alive & ~ts.done)
+        carry = (
+            rollout.where(alive, new_state, state),
+            rollout.where(alive, ts.obs, obs),
+            alive & ~ts.done,
+        )
         return carry, (transition, alive)
 
     alive0 = jnp.ones(obs.shape[:1], bool)
     _, (traj, valid) = jax.lax.scan(body, (env_state, obs, alive0), jnp.arange(num_steps))
     return traj, valid
-
-
-def _keep(alive: jax.Array, new: Any, old: Any) -> Any:
-    """``new`` where ``alive`` (per vine, the leading axis), else ``old``."""
-
-    def select(a: jax.Array, b: jax.Array) -> jax.Array:
-        return jnp.where(alive.reshape(alive.shape + (1,) * (a.ndim - 1)), a, b)
-
-    return jax.tree.map(select, new, old)
 
 
 def _rollout_times(config: Config) -> list[int]:
@@ -651,7 +641,7 @@ def task_signatures(
         action = act(config, env, state, obs, step_key, deterministic)
         new_state, ts = jax.vmap(env.step)(env_state, action)
         row = (ts.reward * alive, ts.terminated & alive, ts.info[sig], alive)
-        carry = (_keep(alive, new_state, env_state), ts.obs, alive & ~ts.done)
+        carry = (rollout.where(alive, new_state, env_state), ts.obs, alive & ~ts.done)
         return carry, row
 
     steps = env.spec.max_episode_steps

@@ -39,7 +39,9 @@ class VecEnvState(struct.PyTreeNode):
 _RESET_MODES = ("real", "cached")
 
 
-def _where(mask: jax.Array, x: Any, y: Any) -> Any:
+def where(mask: jax.Array, x: Any, y: Any) -> Any:
+    """``x`` where ``mask`` else ``y``, leaf by leaf; ``mask`` covers the leading axes."""
+
     def select(a: jax.Array, b: jax.Array) -> jax.Array:
         m = jnp.reshape(mask, mask.shape + (1,) * (a.ndim - mask.ndim))
         return jnp.where(m, a, b)
@@ -115,13 +117,13 @@ class VecEnv:
             # understood.)
             split = jax.vmap(jax.random.split)(state.key)
             reset_state, reset_ts = jax.vmap(self.env.reset)(split[:, 1])
-            env_state = _where(done, reset_state, env_state)
-            obs = _where(done, reset_ts.obs, ts.obs)
+            env_state = where(done, reset_state, env_state)
+            obs = where(done, reset_ts.obs, ts.obs)
             key = split[:, 0]
         else:
             reset_state, reset_obs = state.cached
-            env_state = _where(done, reset_state, env_state)
-            obs = _where(done, reset_obs, ts.obs)
+            env_state = where(done, reset_state, env_state)
+            obs = where(done, reset_obs, ts.obs)
             key = state.key
         new_state = VecEnvState(
             env_state=env_state,
@@ -162,17 +164,7 @@ def collect(
         st = carry
         action, raw_action, extras = policy(st.obs, step_key)
         new_st, ts = vec_env.step(st, action)
-        for name in info_keys:
-            if name not in ts.info:
-                raise ValueError(
-                    f"env {vec_env.spec.name!r} has no info[{name!r}] to record; its info "
-                    f"holds {sorted(ts.info)}"
-                )
-            if name in extras:
-                raise ValueError(
-                    f"info key {name!r} clashes with the policy's extras {sorted(extras)}"
-                )
-            extras = {**extras, name: ts.info[name]}
+        extras = with_info(extras, ts.info, info_keys, vec_env.spec.name)
         transition = Transition(
             obs=st.obs,
             action=action,
@@ -190,6 +182,22 @@ def collect(
         body, state, jax.random.split(key, num_steps)
     )
     return state, transitions, episode_metrics(done, ret, length)
+
+
+def with_info(
+    extras: dict[str, jax.Array], info: dict[str, Any], info_keys: tuple[str, ...], env_name: str
+) -> dict[str, jax.Array]:
+    """``extras`` plus ``info[name]`` for each of ``info_keys``, with an error naming the key
+    when the env has no such entry or the policy's extras already use the name."""
+    for name in info_keys:
+        if name not in info:
+            raise ValueError(
+                f"env {env_name!r} has no info[{name!r}] to record; its info holds {sorted(info)}"
+            )
+        if name in extras:
+            raise ValueError(f"info key {name!r} clashes with the policy's extras {sorted(extras)}")
+        extras = {**extras, name: info[name]}
+    return extras
 
 
 def episode_metrics(
