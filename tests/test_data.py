@@ -93,9 +93,9 @@ def assert_same(a: Dataset, b: Dataset) -> None:
     da, db = a.to_numpy(), b.to_numpy()
     assert set(da) == set(db)
     for k in da:
-        if k == "physics":
-            assert set(da[k]) == set(db[k])
-            pairs = [(f"physics/{n}", da[k][n], db[k][n]) for n in da[k]]
+        if isinstance(da[k], dict):  # physics, task_rewards
+            assert set(da[k]) == set(db[k]), k
+            pairs = [(f"{k}/{n}", da[k][n], db[k][n]) for n in da[k]]
         else:
             pairs = [(k, da[k], db[k])]
         for name, x, y in pairs:
@@ -711,3 +711,155 @@ def test_transforms_under_jit_match_numpy_and_keep_the_episodes():
     np.testing.assert_array_equal(shaped.observations, out.observations)
     many = jax.vmap(D.transforms.shape_rewards, (None, 0, 0))(ds, jnp.ones(2), jnp.arange(2.0))
     np.testing.assert_array_equal(many.rewards[1], np.asarray(ds.rewards, np.float32) + 1.0)
+
+
+# ------------------------------------------------------------------------------- task rewards
+
+
+def task_rewards_for(ds: Dataset) -> dict[str, np.ndarray]:
+    """Two tasks' float64 rewards of every row (distinct values, so row mix-ups show)."""
+    rows = np.arange(ds.size, dtype=np.float64)
+    return {"run": rows / 7.0, "walk": -rows - 0.25}
+
+
+def with_task_rewards(ds: Dataset, task_rewards=None) -> Dataset:
+    """``ds`` rebuilt through :meth:`Dataset.create` with ``task_rewards`` (default: two tasks)."""
+    data = ds.to_numpy()
+    data["task_rewards"] = task_rewards_for(ds) if task_rewards is None else task_rewards
+    return Dataset.create(**data)
+
+
+def test_task_rewards_create_and_read_back():
+    plain = random_dataset(4)
+    assert plain.task_rewards is None and plain.task_names == ()
+    assert "task_rewards" not in plain.to_numpy()
+    ds = with_task_rewards(plain)
+    assert ds.task_names == ("run", "walk")
+    want = task_rewards_for(ds)
+    for name in ds.task_names:
+        got = ds.task_rewards[name]
+        assert got.dtype == jnp.float32 and got.shape == (ds.size,)
+        np.testing.assert_array_equal(got, want[name].astype(np.float32))
+        np.testing.assert_array_equal(ds.to_numpy()["task_rewards"][name], got)
+    ints = with_task_rewards(plain, {"jump": np.zeros(ds.size, np.int32)})
+    assert ints.task_rewards["jump"].dtype == jnp.float32
+    # a pytree leaf like any other field: jit carries it
+    out = jax.jit(lambda d: d.replace(rewards=d.task_rewards["walk"]))(ds)
+    np.testing.assert_array_equal(out.rewards, ds.task_rewards["walk"])
+    assert out.task_names == ds.task_names
+
+
+def test_task_rewards_validation_names_the_field():
+    a = base_arrays()
+    ok = np.zeros(50, np.float32)
+    with pytest.raises(
+        DatasetError,
+        match=r"task_rewards/run: expected shape \(50,\) \(one reward per row\), got \(50, 1\)",
+    ):
+        Dataset.create(**a, task_rewards={"walk": ok, "run": ok[:, None]})
+    with pytest.raises(DatasetError, match="task_rewards/run has 49 rows, observations has 50"):
+        Dataset.create(**a, task_rewards={"run": ok[:49]})
+    with pytest.raises(DatasetError, match="task_rewards/run: dtype <U.* is not numeric"):
+        Dataset.create(**a, task_rewards={"run": ok.astype(str)})
+    for bad in ("", "a/b", 3):
+        with pytest.raises(
+            DatasetError, match=r"task_rewards: key .* must be a non-empty string without '/'"
+        ):
+            Dataset.create(**a, task_rewards={bad: ok})
+    nan = ok.copy()
+    nan[[3, 7]] = np.nan
+    with pytest.raises(
+        DatasetError, match=r"task_rewards/walk: non-finite values at rows \[3, 7\]"
+    ):
+        Dataset.create(**a, task_rewards={"run": ok, "walk": nan})
+
+
+def test_task_rewards_survive_rows_splits_concatenate_and_transforms():
+    from jaxrl.data import concatenate
+
+    ds = with_task_rewards(random_dataset(5, n_eps=8))
+    rows = np.flatnonzero(np.asarray(ds.episode_start) > 0)  # drop the first episode
+    sub = ds.select_rows(rows)
+    for name in ds.task_names:
+        np.testing.assert_array_equal(
+            sub.task_rewards[name], np.asarray(ds.task_rewards[name])[rows]
+        )
+    train, val = ds.split(0.5, seed=1)
+    assert train.task_names == val.task_names == ds.task_names
+    both = concatenate([train, val])
+    for name in ds.task_names:
+        got = np.sort(np.asarray(both.task_rewards[name]))
+        np.testing.assert_array_equal(got, np.sort(np.asarray(ds.task_rewards[name])))
+    assert_same(concatenate([ds, ds]).select_rows(np.arange(ds.size)), ds)
+    with pytest.raises(DatasetError, match=r"dataset 1 has .*task_rewards \['run'\]\).*'walk'"):
+        concatenate([ds, with_task_rewards(ds, {"run": np.zeros(ds.size)})])
+    with pytest.raises(DatasetError, match="concatenate: dataset 1 has fields"):
+        concatenate([ds, random_dataset(5, n_eps=8)])
+    # transforms change observations, actions and rewards, never the raw task rewards
+    prepared = jax.jit(
+        lambda d: D.transforms.shape_rewards(D.transforms.normalize_observations(d), 10.0, -1.0)
+    )(ds)
+    jax.tree.map(np.testing.assert_array_equal, prepared.task_rewards, ds.task_rewards)
+    assert prepared.task_names == ds.task_names
+
+
+def test_task_rewards_from_transitions():
+    from types import SimpleNamespace
+
+    t_len, n_env = 4, 3
+    step = np.arange(t_len * n_env, dtype=np.float32).reshape(t_len, n_env)  # [T, N]
+    terminated = np.zeros((t_len, n_env), bool)
+    terminated[1, 2] = True
+    traj = SimpleNamespace(
+        obs=step[..., None],
+        action=np.zeros((t_len, n_env, 1), np.float32),
+        reward=np.zeros((t_len, n_env), np.float32),
+        terminated=terminated,
+        truncated=np.zeros((t_len, n_env), bool),
+        next_obs=step[..., None] + 0.5,
+    )
+    ds = D.from_transitions(traj, task_rewards={"run": 2 * step, "walk": -step})
+    # env-major rows: env 0's four steps, then env 1's, then env 2's
+    np.testing.assert_array_equal(ds.task_rewards["run"], 2 * step.T.ravel())
+    np.testing.assert_array_equal(ds.task_rewards["walk"], -step.T.ravel())
+    np.testing.assert_array_equal(ds.observations[:, 0], step.T.ravel())
+    with pytest.raises(DatasetError, match=r"task_rewards/run: expected shape \(12,\)"):
+        D.from_transitions(traj, task_rewards={"run": step[..., None]})
+
+
+def test_task_rewards_file_round_trips(tmp_path):
+    ds = with_task_rewards(random_dataset(6))
+    path = tmp_path / "data.npz"
+    D.save_npz(ds, path)
+    with np.load(path) as f:
+        assert {"task_rewards/run", "task_rewards/walk", "physics/qpos"} <= set(f.files)
+    assert_same(ds, D.load_npz(path))
+    assert_same(ds, D.load(path))
+    h5 = tmp_path / "data.hdf5"
+    D.save_d4rl_hdf5(ds, h5)
+    with h5py.File(h5) as f:
+        assert set(f["task_rewards"]) == {"run", "walk"} and {"qpos", "qvel"} <= set(f["infos"])
+    assert_same(ds, D.load_d4rl_hdf5(h5))
+    assert_same(ds, D.load(h5))
+    # without next_observations the dropped rows leave the task rewards too
+    with h5py.File(h5, "a") as f:
+        del f["next_observations"]
+    with pytest.warns(DatasetWarning, match="dropped the last row of"):
+        short = D.load_d4rl_hdf5(h5)
+    keep = ~np.asarray(ds.timeouts)
+    for name in ds.task_names:
+        np.testing.assert_array_equal(
+            short.task_rewards[name], np.asarray(ds.task_rewards[name])[keep]
+        )
+    # a task reward of the wrong length in a file is named
+    with h5py.File(h5, "a") as f:
+        del f["task_rewards/run"]
+        f.create_dataset("task_rewards/run", data=np.zeros(3, np.float32))
+    with pytest.raises(DatasetError, match="task_rewards/run has 3 rows"):
+        D.load_d4rl_hdf5(h5)
+    # Minari has no field for them: refused before anything is written
+    with pytest.raises(
+        DatasetError, match=r"save_minari: task_rewards \['run', 'walk'\].*save_npz"
+    ):
+        D.save_minari(ds, "test/task-rewards-v0", root=tmp_path / "minari")
+    assert not (tmp_path / "minari").exists()

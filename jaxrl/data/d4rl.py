@@ -1,6 +1,6 @@
 """D4RL-style HDF5 files (``observations``, ``actions``, ``rewards``, ``terminals``, ``timeouts``,
 optional ``next_observations`` and ``infos/<name>``), as written by D4RL and read by
-``d4rl.qlearning_dataset``."""
+``d4rl.qlearning_dataset``; our files add ``goals`` and ``task_rewards/<name>``."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def save_d4rl_hdf5(dataset: Dataset, path: PathLike, card: Mapping[str, Any] | N
 
     Datasets: ``observations``, ``actions``, ``rewards``, ``terminals`` (bool), ``timeouts`` (bool),
     ``next_observations``, ``infos/<name>`` for each physics entry (``infos/qpos``, ``infos/qvel``
-    as in D4RL), and ``goals`` when present (not a D4RL key). The card goes in the root attribute
-    ``card`` (JSON).
+    as in D4RL), and when present ``goals`` and ``task_rewards/<name>`` for each task (not D4RL
+    keys). The card goes in the root attribute ``card`` (JSON).
     """
     import h5py
 
@@ -42,6 +42,8 @@ def save_d4rl_hdf5(dataset: Dataset, path: PathLike, card: Mapping[str, Any] | N
             f.create_dataset("goals", data=data["goals"])
         for k, v in data.get("physics", {}).items():
             f.create_dataset(f"infos/{k}", data=v)
+        for k, v in data.get("task_rewards", {}).items():
+            f.create_dataset(f"task_rewards/{k}", data=v)
         f.attrs["format"] = NPZ_FORMAT
         text = card_json(card)
         if text is not None:
@@ -57,8 +59,9 @@ def load_d4rl_hdf5(
 
     Keys read: ``observations``, ``actions``, ``rewards`` (any float; stored as float32; an
     ``[N, 1]`` column is flattened), ``terminals`` (bool or 0/1 floats), ``timeouts`` (optional),
-    ``next_observations`` (optional), ``goals`` (optional) and every ``infos/<name>`` array with one
-    row per step into ``physics[<name>]`` (``qpos``, ``qvel``, ...). ``metadata/*`` is ignored.
+    ``next_observations`` (optional), ``goals`` (optional), every ``infos/<name>`` array with one
+    row per step into ``physics[<name>]`` (``qpos``, ``qvel``, ...) and every
+    ``task_rewards/<name>`` array into ``task_rewards[<name>]``. ``metadata/*`` is ignored.
 
     D4RL quirks:
         * No ``timeouts`` (old files): with ``max_episode_steps`` a timeout is set every
@@ -82,16 +85,15 @@ def load_d4rl_hdf5(
         FileNotFoundError: no file at ``path``.
     """
     path = os.fspath(path)
-    obs, act, rew, term, tout, nobs, goals, physics = _read_d4rl(path)
+    obs, act, rew, term, tout, nobs, goals, physics, task_rewards = _read_d4rl(path)
     obs = as_numeric("observations", obs)
     n = obs.shape[0]
-    for name, arr in (("actions", act), ("rewards", rew), ("terminals", term), ("timeouts", tout)):
+    per_row = [("actions", act), ("rewards", rew), ("terminals", term), ("timeouts", tout)]
+    per_row += [("next_observations", nobs), ("goals", goals)]
+    per_row += [(f"task_rewards/{k}", v) for k, v in task_rewards.items()]
+    for name, arr in per_row:
         if arr is not None:
             check_rows(name, as_numeric(name, arr), n)
-    if nobs is not None:
-        check_rows("next_observations", as_numeric("next_observations", nobs), n)
-    if goals is not None:
-        check_rows("goals", as_numeric("goals", goals), n)
     term_b = as_flags("terminals", term, n)
     if tout is None:
         tout_b = _timeouts_from_limit(term_b, max_episode_steps)
@@ -105,6 +107,8 @@ def load_d4rl_hdf5(
         kwargs["goals"] = goals
     if physics:
         kwargs["physics"] = physics
+    if task_rewards:
+        kwargs["task_rewards"] = task_rewards
     if nobs is not None:
         return Dataset.create(next_observations=nobs, **kwargs, **create_kwargs)
     kwargs["timeouts"] = close_open_end(term_b, tout_b, create_kwargs.pop("allow_open_end", False))
@@ -122,10 +126,12 @@ class _D4RLArrays(NamedTuple):
     nobs: np.ndarray | None
     goals: np.ndarray | None
     physics: dict[str, np.ndarray]
+    task_rewards: dict[str, np.ndarray]
 
 
 def _read_d4rl(path: str) -> _D4RLArrays:
-    """The arrays of a D4RL file (``infos/<name>`` arrays with one row per step as physics).
+    """The arrays of a D4RL file (``infos/<name>`` arrays with one row per step as physics, every
+    ``task_rewards/<name>`` array as task rewards).
     h5py's errors on a file it cannot read (they do not name the file) become a
     :class:`DatasetError` naming the path and the cause."""
     import h5py
@@ -144,19 +150,29 @@ def _read_d4rl(path: str) -> _D4RLArrays:
                 tout = squeeze_column(np.asarray(f["timeouts"][()]))
             nobs = f["next_observations"][()] if "next_observations" in f else None
             goals = f["goals"][()] if "goals" in f else None
-            n = obs.shape[0]
-            physics: dict[str, np.ndarray] = {}
-            if "infos" in f:
-                for k, v in f["infos"].items():
-                    if isinstance(v, h5py.Dataset) and v.shape[:1] == (n,):
-                        physics[k] = v[()]
+            physics = _group_arrays(f, "infos", rows=obs.shape[0])
+            task_rewards = _group_arrays(f, "task_rewards")
     except (DatasetError, FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (OSError, RuntimeError, KeyError, ValueError) as e:
         raise DatasetError(
             f"{path}: not a readable HDF5 file (truncated or damaged: {type(e).__name__}: {e})"
         ) from e
-    return _D4RLArrays(obs, act, rew, term, tout, nobs, goals, physics)
+    return _D4RLArrays(obs, act, rew, term, tout, nobs, goals, physics, task_rewards)
+
+
+def _group_arrays(f: Any, group: str, rows: int | None = None) -> dict[str, np.ndarray]:
+    """The arrays directly in the HDF5 group ``group`` of the open file ``f`` (none when it is
+    absent), only those with ``rows`` rows when ``rows`` is given."""
+    import h5py
+
+    if group not in f:
+        return {}
+    return {
+        k: v[()]
+        for k, v in f[group].items()
+        if isinstance(v, h5py.Dataset) and (rows is None or v.shape[:1] == (rows,))
+    }
 
 
 def _timeouts_from_limit(terminals: np.ndarray, max_episode_steps: int | None) -> np.ndarray:
@@ -185,6 +201,7 @@ def _drop_rows_without_successor(
     timeouts: np.ndarray,
     goals: np.ndarray | None = None,
     physics: dict[str, np.ndarray] | None = None,
+    task_rewards: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The fields with ``next_observations`` derived as :func:`load_d4rl_hdf5` describes: the last
     row of each timeout-ended episode is dropped (with a warning giving the count), the row before
@@ -220,6 +237,7 @@ def _drop_rows_without_successor(
     )
     if goals is not None:
         sub["goals"] = goals[keep]
-    if physics:
-        sub["physics"] = {k: v[keep] for k, v in physics.items()}
+    for field, entries in (("physics", physics), ("task_rewards", task_rewards)):
+        if entries:
+            sub[field] = {k: v[keep] for k, v in entries.items()}
     return sub

@@ -8,7 +8,7 @@ datasets from rollouts and from other datasets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -29,6 +29,10 @@ from jaxrl.data.validation import (
     rows_text,
 )
 
+NAMED_FIELDS = ("physics", "task_rewards")
+"""The optional dict fields of :class:`Dataset`: named ``[N, ...]`` arrays, stored in files as
+``<field>/<name>``."""
+
 
 class Dataset(struct.PyTreeNode):
     """A validated offline dataset held on device (build it with :meth:`Dataset.create`).
@@ -47,7 +51,12 @@ class Dataset(struct.PyTreeNode):
         goals: optional ``[N, *goal_shape]`` goal-space representation of each row
             (e.g. an oracle representation); ``None`` when absent.
         physics: optional dict of ``[N, ...]`` arrays (e.g. ``qpos``, ``qvel``), the simulator
-            state at ``observations[i]``; ``None`` when absent.
+            state of row ``i``: an entry whose name starts with ``next_`` holds the state after
+            the row's action (at ``next_observations[i]``), any other the state at
+            ``observations[i]``; ``None`` when absent.
+        task_rewards: optional dict of ``[N]`` float32 arrays, one per task of a multi-task domain
+            (zero-shot RL data, ExORL-style): entry ``name`` holds that task's raw reward of row
+            ``i``'s transition, computed at collection time; ``None`` when absent.
         num_episodes: static number of episodes.
         max_episode_length: static length (rows) of the longest episode.
 
@@ -68,6 +77,7 @@ class Dataset(struct.PyTreeNode):
     remaining_sorted: jax.Array
     goals: jax.Array | None = None
     physics: dict[str, jax.Array] | None = None
+    task_rewards: dict[str, jax.Array] | None = None
     num_episodes: int = struct.field(pytree_node=False, default=0)
     max_episode_length: int = struct.field(pytree_node=False, default=0)
 
@@ -85,6 +95,7 @@ class Dataset(struct.PyTreeNode):
         *,
         goals: Any | None = None,
         physics: Mapping[str, Any] | None = None,
+        task_rewards: Mapping[str, Any] | None = None,
         final_observations: Any | None = None,
         action_bounds: tuple[Any, Any] | None = None,
         clip_actions: bool = False,
@@ -102,7 +113,11 @@ class Dataset(struct.PyTreeNode):
                 row of the same episode; the last row of each episode then needs
                 ``final_observations`` (otherwise :class:`DatasetError` names those rows).
             goals: optional ``[N, *goal_shape]`` goal representation of each row.
-            physics: optional dict of ``[N, ...]`` arrays (simulator state at ``observations``).
+            physics: optional dict of ``[N, ...]`` arrays, the simulator state of each row:
+                ``next_<name>`` entries after the row's action (at ``next_observations``), other
+                entries at ``observations``. Names: non-empty strings without ``/``.
+            task_rewards: optional dict of ``[N]`` arrays, each task's reward of each row's
+                transition (stored as float32). Names: non-empty strings without ``/``.
             final_observations: ``[num_episodes, *obs_shape]``, the successor of each episode's
                 last row; only used (and only allowed) when ``next_observations`` is ``None``.
             action_bounds: optional ``(low, high)``, scalars or arrays broadcastable to the action
@@ -125,8 +140,11 @@ class Dataset(struct.PyTreeNode):
         n = obs.shape[0]
         nobs = _next_observations_field(next_observations, obs, final_observations)
         goal_arr = None if goals is None else _per_row("goals", goals, n)
-        phys = _physics_field(physics, n)
-        _check_all_finite(obs, act, rew, nobs, goal_arr, phys)
+        phys = _named_field("physics", physics, n)
+        task_rew = _task_rewards_field(task_rewards, n)
+        _check_all_finite(
+            obs, act, rew, nobs, goal_arr, {"physics": phys, "task_rewards": task_rew}
+        )
         if action_bounds is not None:
             act = check_action_bounds(act, action_bounds, clip_actions)
         tout = close_open_end(term, tout, allow_open_end)
@@ -134,7 +152,7 @@ class Dataset(struct.PyTreeNode):
         if nobs is None:
             nobs = _successors(obs, last, final_observations)
         return cls(
-            **_on_device(obs, act, rew, term, tout, nobs, goal_arr, phys),
+            **_on_device(obs, act, rew, term, tout, nobs, goal_arr, phys, task_rew),
             **_episode_index(first, last, episode_id),
         )
 
@@ -154,6 +172,11 @@ class Dataset(struct.PyTreeNode):
     def action_shape(self) -> tuple[int, ...]:
         """Shape of one action (``()`` for discrete actions)."""
         return tuple(self.actions.shape[1:])
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        """The names of the ``task_rewards`` entries, sorted (``()`` when there are none)."""
+        return tuple(sorted(self.task_rewards or {}))
 
     @property
     def episode_lengths(self) -> np.ndarray:
@@ -212,7 +235,8 @@ class Dataset(struct.PyTreeNode):
         return np.asarray(self.terminals)[last] | (lengths == time_limit)
 
     def to_numpy(self) -> dict[str, Any]:
-        """The stored fields as host arrays (``physics`` a dict; absent optional fields omitted)."""
+        """The stored fields as host arrays (``physics`` and ``task_rewards`` dicts; absent optional
+        fields omitted)."""
         out: dict[str, Any] = {
             k: np.asarray(getattr(self, k))
             for k in (
@@ -226,19 +250,16 @@ class Dataset(struct.PyTreeNode):
         }
         if self.goals is not None:
             out["goals"] = np.asarray(self.goals)
-        if self.physics is not None:
-            out["physics"] = {k: np.asarray(v) for k, v in self.physics.items()}
+        for field in NAMED_FIELDS:
+            entries = getattr(self, field)
+            if entries is not None:
+                out[field] = _map_entries(np.asarray, entries)
         return out
 
     def select_rows(self, rows: np.ndarray) -> Dataset:
         """A new dataset made of ``rows`` (host int array); they must form whole episodes."""
         rows = np.asarray(rows, dtype=np.int64)
-        data = self.to_numpy()
-        physics = data.pop("physics", None)
-        sub = {k: v[rows] for k, v in data.items()}
-        if physics is not None:
-            sub["physics"] = {k: v[rows] for k, v in physics.items()}
-        return Dataset.create(**sub)
+        return Dataset.create(**jax.tree.map(lambda v: v[rows], self.to_numpy()))
 
     def split(self, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
         """Split by whole episodes into ``(train, validation)``.
@@ -322,17 +343,40 @@ def _per_row(name: str, value: Any, n: int) -> np.ndarray:
     return arr
 
 
-def _physics_field(physics: Mapping[str, Any] | None, n: int) -> dict[str, np.ndarray] | None:
-    """The physics entries: names without ``/`` (files store them as ``physics/<name>``), each a
-    numeric array with one row per step."""
-    if physics is None:
+def _named_field(
+    field: str, entries: Mapping[str, Any] | None, n: int
+) -> dict[str, np.ndarray] | None:
+    """The entries of a dict field (``physics``, ``task_rewards``): names are non-empty strings
+    without ``/`` (files store them as ``<field>/<name>``), each value a numeric array with one
+    row per step."""
+    if entries is None:
         return None
-    phys = {}
-    for k, v in physics.items():
+    out = {}
+    for k, v in entries.items():
         if not isinstance(k, str) or not k or "/" in k:
-            raise DatasetError(f"physics: key {k!r} must be a non-empty string without '/'")
-        phys[k] = _per_row(f"physics/{k}", v, n)
-    return phys
+            raise DatasetError(f"{field}: key {k!r} must be a non-empty string without '/'")
+        out[k] = _per_row(f"{field}/{k}", v, n)
+    return out
+
+
+def _task_rewards_field(
+    task_rewards: Mapping[str, Any] | None, n: int
+) -> dict[str, np.ndarray] | None:
+    """The ``task_rewards`` entries: a dict field whose values are ``[N]`` (one reward per row)."""
+    out = _named_field("task_rewards", task_rewards, n)
+    for k, v in (out or {}).items():
+        if v.shape != (n,):
+            raise DatasetError(
+                f"task_rewards/{k}: expected shape ({n},) (one reward per row), got {v.shape}"
+            )
+    return out
+
+
+def _map_entries(
+    fn: Callable[[Any], Any], entries: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """``fn`` applied to every value of a dict field (``None`` stays ``None``)."""
+    return None if entries is None else {k: fn(v) for k, v in entries.items()}
 
 
 def _check_all_finite(
@@ -341,12 +385,14 @@ def _check_all_finite(
     rew: np.ndarray,
     nobs: np.ndarray | None,
     goals: np.ndarray | None,
-    physics: dict[str, np.ndarray] | None,
+    named: Mapping[str, dict[str, np.ndarray] | None],
 ) -> None:
-    """No NaN/Inf in any floating-point field (the first offending field is named)."""
+    """No NaN/Inf in any floating-point field (the first offending field is named); ``named``
+    maps each dict field (``physics``, ``task_rewards``) to its entries."""
     fields = [("observations", obs), ("actions", act), ("rewards", rew)]
     fields += [("next_observations", nobs), ("goals", goals)]
-    fields += [(f"physics/{k}", v) for k, v in (physics or {}).items()]
+    for field, entries in named.items():
+        fields += [(f"{field}/{k}", v) for k, v in (entries or {}).items()]
     for name, arr in fields:
         if arr is not None:
             check_finite(name, arr)
@@ -383,21 +429,27 @@ def _on_device(
     nobs: np.ndarray,
     goals: np.ndarray | None,
     physics: dict[str, np.ndarray] | None,
+    task_rewards: dict[str, np.ndarray] | None,
 ) -> dict[str, Any]:
-    """The stored fields as device arrays (JAX's canonical dtypes; rewards float32)."""
+    """The stored fields as device arrays (JAX's canonical dtypes; rewards and task rewards
+    float32)."""
 
     def dev(x: np.ndarray) -> jax.Array:
         return jnp.asarray(x.astype(canonical_dtype(x.dtype), copy=False))
 
+    def dev_f32(x: np.ndarray) -> jax.Array:
+        return jnp.asarray(x.astype(np.float32, copy=False))
+
     return dict(
         observations=dev(obs),
         actions=dev(act),
-        rewards=jnp.asarray(rew.astype(np.float32, copy=False)),
+        rewards=dev_f32(rew),
         terminals=jnp.asarray(term),
         timeouts=jnp.asarray(tout),
         next_observations=dev(nobs),
         goals=None if goals is None else dev(goals),
-        physics=None if physics is None else {k: dev(v) for k, v in physics.items()},
+        physics=_map_entries(dev, physics),
+        task_rewards=_map_entries(dev_f32, task_rewards),
     )
 
 
@@ -421,6 +473,7 @@ def from_transitions(
     transitions: Any,
     goals: Any = None,
     physics: Mapping[str, Any] | None = None,
+    task_rewards: Mapping[str, Any] | None = None,
     **create_kwargs: Any,
 ) -> Dataset:
     """A :class:`Dataset` from time-major rollouts ``[T, N, ...]`` (a
@@ -430,7 +483,8 @@ def from_transitions(
     Each environment's stream becomes consecutive rows (env-major). The last step of every
     stream that did not end by itself is marked as a timeout (collection stopped there), so no
     episode runs into the next environment's data. ``goals``/``physics`` arrays are ``[T, N,
-    ...]`` too. ``action`` is the action the env received (``raw_action`` is ignored).
+    ...]`` too, ``task_rewards`` arrays ``[T, N]``. ``action`` is the action the env received
+    (``raw_action`` is ignored).
     """
 
     def rows(x: Any) -> np.ndarray:
@@ -448,31 +502,29 @@ def from_transitions(
         timeouts=rows(timeouts),
         next_observations=rows(transitions.next_obs),
         goals=None if goals is None else rows(goals),
-        physics=None if physics is None else {k: rows(v) for k, v in physics.items()},
+        physics=_map_entries(rows, physics),
+        task_rewards=_map_entries(rows, task_rewards),
         **create_kwargs,
     )
 
 
 def concatenate(datasets: Sequence[Dataset]) -> Dataset:
     """The rows of several datasets one after another; each keeps its own episodes. All must
-    have the same optional fields (goals, physics keys)."""
+    have the same optional fields (goals, physics keys, task names)."""
     if not datasets:
         raise DatasetError("concatenate: no datasets given")
     arrays = [d.to_numpy() for d in datasets]
-    fields = set(arrays[0])
-    physics_keys = set(arrays[0].get("physics", {}))
+    first = _fields_text(arrays[0])
     for i, a in enumerate(arrays[1:], start=1):
-        if set(a) != fields or set(a.get("physics", {})) != physics_keys:
+        if _fields_text(a) != first:
             raise DatasetError(
-                f"concatenate: dataset {i} has fields {sorted(a)} (physics "
-                f"{sorted(a.get('physics', {}))}), dataset 0 has {sorted(fields)} (physics "
-                f"{sorted(physics_keys)})"
+                f"concatenate: dataset {i} has {_fields_text(a)}, dataset 0 has {first}"
             )
-    out: dict[str, Any] = {
-        k: np.concatenate([a[k] for a in arrays]) for k in fields if k != "physics"
-    }
-    if physics_keys:
-        out["physics"] = {
-            k: np.concatenate([a["physics"][k] for a in arrays]) for k in physics_keys
-        }
-    return Dataset.create(**out)
+    return Dataset.create(**jax.tree.map(lambda *xs: np.concatenate(xs), *arrays))
+
+
+def _fields_text(data: Mapping[str, Any]) -> str:
+    """``"fields [...] (physics [...], task_rewards [...])"``: the fields of ``to_numpy`` output
+    and the names of each dict field's entries."""
+    names = ", ".join(f"{k} {sorted(data.get(k, {}))}" for k in NAMED_FIELDS)
+    return f"fields {sorted(data)} ({names})"

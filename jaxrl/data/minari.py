@@ -334,7 +334,9 @@ def save_minari(
     Not written: ``goals`` and ``physics`` (Minari has no per-row fields for them; a
     :class:`DatasetWarning` says so), and ``next_observations`` inside an episode that differ
     from the following row's observations (Minari stores one observation sequence per episode;
-    a :class:`DatasetWarning` names the rows).
+    a :class:`DatasetWarning` names the rows). ``task_rewards`` are refused rather than dropped
+    (they are what a zero-shot dataset is for): save such a dataset with
+    :func:`~jaxrl.data.save_npz` or :func:`~jaxrl.data.save_d4rl_hdf5`.
 
     Args:
         dataset: the dataset to write.
@@ -358,7 +360,14 @@ def save_minari(
         ImportError: ``minari`` is not installed.
         ValueError: ``dataset_id`` is not a versioned Minari id.
         FileExistsError: a dataset with that id already exists under ``root``.
+        DatasetError: the dataset has ``task_rewards`` (Minari has no per-row field for them).
     """
+    if dataset.task_rewards is not None:
+        raise DatasetError(
+            f"save_minari: task_rewards {list(dataset.task_names)} cannot be written (Minari has "
+            "no per-row field for them); save with jaxrl.data.save_npz (task_rewards/<name> "
+            "members) or save_d4rl_hdf5, which keep them"
+        )
     minari = _import_minari()
     if not _WRITABLE_ID_RE.match(dataset_id):
         raise ValueError(

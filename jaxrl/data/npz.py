@@ -1,5 +1,6 @@
-"""Our own ``.npz`` format: every field of a :class:`~jaxrl.data.Dataset`, physics entries as
-``physics/<name>``, the format tag ``__format__`` and the JSON card ``__card__``.
+"""Our own ``.npz`` format: every field of a :class:`~jaxrl.data.Dataset`, the entries of its dict
+fields as ``physics/<name>`` and ``task_rewards/<name>``, the format tag ``__format__`` and the
+JSON card ``__card__``.
 
 :func:`read_npz` and :func:`npz_members` are the guarded ways to open any ``.npz`` (ours and
 OGBench's): a truncated, damaged or foreign file raises a :class:`DatasetError` naming the path
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxrl.data.dataset import Dataset
+from jaxrl.data.dataset import NAMED_FIELDS, Dataset
 from jaxrl.data.validation import DatasetError
 
 PathLike = str | os.PathLike
@@ -112,16 +113,16 @@ def save_npz(
     """Write every field to ``path`` (exactly that name) as an ``.npz`` archive.
 
     Keys: ``observations``, ``actions``, ``rewards``, ``terminals``, ``timeouts``,
-    ``next_observations``, optional ``goals``, ``physics/<name>`` per physics entry, ``__format__``
-    (``"jaxrl.dataset/1"``) and, when given, ``__card__``: the card (a dict describing how the data
-    was made) as a JSON string; read it back with :func:`load_card`.
+    ``next_observations``, optional ``goals``, ``physics/<name>`` per physics entry,
+    ``task_rewards/<name>`` per task, ``__format__`` (``"jaxrl.dataset/1"``) and, when given,
+    ``__card__``: the card (a dict describing how the data was made) as a JSON string; read it
+    back with :func:`load_card`.
     """
     data = dataset.to_numpy()
     arrays: dict[str, np.ndarray] = {k: data[k] for k in CORE_FIELDS}
     if "goals" in data:
         arrays["goals"] = data["goals"]
-    for k, v in data.get("physics", {}).items():
-        arrays[f"physics/{k}"] = v
+    arrays.update(flatten_named(data))
     arrays["__format__"] = np.asarray(NPZ_FORMAT)
     text = card_json(card)
     if text is not None:
@@ -141,14 +142,35 @@ def load_npz(path: PathLike, **create_kwargs: Any) -> Dataset:
             its fields fail validation; the message names the path or the field.
     """
     path = os.fspath(path)
-    arrays = read_npz(path, lambda k: k in CORE_FIELDS or k == "goals" or k.startswith("physics/"))
+    arrays = read_npz(path, lambda k: k in CORE_FIELDS or k == "goals" or _is_named(k))
     missing = [k for k in CORE_FIELDS if k not in arrays]
     if missing:
         raise DatasetError(f"{path}: missing {', '.join(missing)}")
     kwargs: dict[str, Any] = {k: arrays[k] for k in CORE_FIELDS}
     if "goals" in arrays:
         kwargs["goals"] = arrays["goals"]
-    physics = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("physics/")}
-    if physics:
-        kwargs["physics"] = physics
+    kwargs.update(unflatten_named(arrays))
     return Dataset.create(**kwargs, **create_kwargs)
+
+
+def flatten_named(data: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The entries of the dict fields of ``data`` (:meth:`Dataset.to_numpy` output) under flat
+    names ``<field>/<name>`` (``physics/qpos``, ``task_rewards/run``), as files store them."""
+    return {f"{field}/{k}": v for field in NAMED_FIELDS for k, v in data.get(field, {}).items()}
+
+
+def unflatten_named(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """The inverse of :func:`flatten_named`: ``{field: {name: array}}`` from the ``<field>/<name>``
+    members of ``arrays`` (other members ignored; a field without members left out)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for key, v in arrays.items():
+        if _is_named(key):
+            field, _, name = key.partition("/")
+            out.setdefault(field, {})[name] = v
+    return out
+
+
+def _is_named(key: str) -> bool:
+    """Whether ``key`` is a ``<field>/<name>`` member of a dict field."""
+    field, _, name = key.partition("/")
+    return field in NAMED_FIELDS and bool(name)
