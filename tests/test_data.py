@@ -863,3 +863,7 @@ def test_task_rewards_file_round_trips(tmp_path):
     ):
         D.save_minari(ds, "test/task-rewards-v0", root=tmp_path / "minari")
     assert not (tmp_path / "minari").exists()
+    # nor has OGBench's layout
+    with pytest.raises(DatasetError, match=r"save_ogbench_npz: task_rewards \['run', 'walk'\]"):
+        D.save_ogbench_npz(ds, tmp_path / "og.npz")
+    assert not (tmp_path / "og.npz").exists()

@@ -43,8 +43,14 @@ def save_ogbench_npz(
 
     Raises:
         DatasetError: when some ``next_observations[i]`` differs from ``observations[i + 1]``
-            inside an episode (this layout stores each observation once).
+            inside an episode (this layout stores each observation once), or the dataset has
+            ``task_rewards`` (OGBench's layout has no place for them).
     """
+    if dataset.task_rewards is not None:
+        raise DatasetError(
+            f"save_ogbench_npz: task_rewards {list(dataset.task_names)} cannot be written in "
+            "OGBench's layout; save with jaxrl.data.save_npz (task_rewards/<name> entries)"
+        )
     data = dataset.to_numpy()
     obs, nobs = data["observations"], data["next_observations"]
     ends = data["terminals"] | data["timeouts"]
