@@ -7,6 +7,11 @@ envs.make("pointmaze-medium")          # goal-conditioned OGBench-style mazes in
 envs.make("pointmaze-medium-goal")     # the same maze observing [pos, goal] (goal_in_obs=True)
 envs.make("minigrid/FourRooms")       # XLand-MiniGrid grid navigation (envs/minigrid.py; needs
                                        # the minigrid extra): FourRooms, MultiRoute
+envs.make("reach/fourrooms")           # zero-shot domain: reward-free, info["task_rewards"]
+                                       # of four reach tasks (envs/reach.py; jaxrl.zero_shot)
+envs.make("dmc/walker")                # zero-shot Playground domains: walker (stand, walk, run,
+envs.make("dmc/cheetah")               # flip), cheetah (run/walk, forward/backward); dmc_tasks.py
+envs.make("dmc/walker:run")            # one task of a zero-shot domain: its reward is the task's
 envs.make("ogbench/pointmaze-medium-v0")  # OGBench's env, spec only: train on device, evaluate
                                           # on the host (jaxrl.ogbench.evaluate); needs ogbench
 
@@ -35,6 +40,7 @@ def list_envs() -> list[str]:
         + [f"playground/{n}" for n in playground.ENV_NAMES]
         + [f"ogbench/{n}" for n in ogbench_envs.ENV_NAMES]
         + [f"minigrid/{n}" for n in ("FourRooms", "MultiRoute")]
+        + ["reach/fourrooms", "reach/fourrooms-anywhere", "dmc/walker", "dmc/cheetah"]
     )
 
 
@@ -62,6 +68,20 @@ def make(name: str, **kwargs: Any) -> Env:
         from jaxrl.envs import minigrid
 
         return minigrid.make(name.removeprefix("minigrid/"), **kwargs)
+    if ":" in name:  # "<domain>:<task>", one task of a zero-shot domain
+        from jaxrl import zero_shot
+
+        domain, task = name.rsplit(":", 1)
+        return zero_shot.task_env(make(domain, **kwargs), task)
+    if name.startswith("dmc/"):
+        from jaxrl.envs import dmc_tasks
+
+        return dmc_tasks.make(name.removeprefix("dmc/"), **kwargs)
+    if name in ("reach/fourrooms", "reach/fourrooms-anywhere"):
+        from jaxrl.envs import reach
+
+        start = "anywhere" if name.endswith("-anywhere") else "top_left"
+        return reach.make(**{"start": start, **kwargs})
     if name.startswith("pointmaze-"):
         from jaxrl.envs import pointmaze
 
