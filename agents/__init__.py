@@ -8,7 +8,7 @@ raises a ``ValueError`` naming the env when the agent cannot train on it (GoRL, 
 need ``Box`` actions; the MLPs need vector observations). ``init`` and ``prepare_data`` call it;
 a run script can call it first, through :func:`jaxrl.config.check_env`, before making folders."""
 
-from jaxrl.agents import bc, dqc, gcfbc, gorl, polychromic_ppo, ppo, prdc, props, td3_bc
+from jaxrl.agents import bc, dqc, fb, gcfbc, gorl, polychromic_ppo, ppo, prdc, props, rnd, td3_bc
 
 REGISTRY = {
     "ppo": ppo,
@@ -20,17 +20,21 @@ REGISTRY = {
     "prdc": prdc,
     "dqc": dqc,
     "gcfbc": gcfbc,
+    "rnd": rnd,
+    "fb": fb,
 }
 
 __all__ = [
     "bc",
     "dqc",
+    "fb",
     "gcfbc",
     "gorl",
     "polychromic_ppo",
     "ppo",
     "prdc",
     "props",
+    "rnd",
     "td3_bc",
     "REGISTRY",
 ]

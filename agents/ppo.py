@@ -19,7 +19,9 @@ The pieces other agents reuse (GoRL, PROPS, polychromic PPO) are public module f
 :func:`make_networks`, :func:`make_optimizer`, :func:`policy_loss`, :func:`value_loss`,
 :func:`ppo_loss`, :func:`weighted_mean`, :func:`compute_advantages`, :func:`to_sequences`,
 :func:`sequence_batch`, :func:`sgd_epochs` (with
-its KL early stop), :func:`preprocess` and :func:`flatten_time`.
+its KL early stop), :func:`preprocess` and :func:`flatten_time`; :func:`train_step` takes three
+optional hooks: ``action_fn`` and ``extra_loss`` (GoRL) and ``reward_fn`` (RND's intrinsic
+reward).
 
 Inputs are checked before anything is traced: :meth:`Config.validate` (every numeric field
 against :data:`RANGES`, layer widths, string choices, the minibatch split) and
@@ -368,6 +370,14 @@ ExtraLossFn = Callable[[Any], tuple[jax.Array, dict[str, jax.Array]]]
 """``extra_loss(dist) -> (term, info)``: a term added to :func:`ppo_loss` (GoRL's latent
 regulariser), computed from the policy distribution of the minibatch."""
 
+RewardFn = Callable[[State, Transition], tuple[State, jax.Array, Metrics]]
+"""``reward_fn(state, traj) -> (state, rewards, metrics)``: the rewards PPO learns from instead of
+the env's (RND's intrinsic reward, :mod:`jaxrl.agents.rnd`). Called by :func:`train_step` right
+after the rollout, before ``normalize_reward``, with the current state (possibly a subclass of
+:class:`State`) and the time-major trajectory; returns the state with the hook's own fields
+updated (e.g. a predictor trained on the batch), the rewards ``[num_steps, num_envs]`` and
+scalar metrics merged into the iteration's."""
+
 
 def _default_action_fn(env: Env) -> ActionFn:
     return lambda obs, dist, raw: env_action(dist, raw, env.spec)
@@ -715,6 +725,7 @@ def train_step(
     state: State,
     action_fn: ActionFn | None = None,
     extra_loss: ExtraLossFn | None = None,
+    reward_fn: RewardFn | None = None,
 ) -> tuple[State, Metrics]:
     """One PPO iteration: collect a batch, compute GAE, run the epochs of minibatch updates.
 
@@ -730,6 +741,13 @@ def train_step(
     ``action_fn`` (see :func:`make_policy_fn`) and ``extra_loss`` (see :func:`ppo_loss`) let other
     agents reuse the iteration (GoRL); ``state`` may be a subclass of :class:`State`, whose extra
     fields are carried through unchanged.
+
+    ``reward_fn`` (see :data:`RewardFn`; RND) replaces the collected rewards: it runs right after
+    the rollout and before ``normalize_reward``, gets ``state`` and the trajectory, and its
+    returned state is the one the rest of the iteration continues from (its extra fields end up
+    in the new state; PPO's own fields are then updated as without the hook, so a hook should
+    change only its own). Its metrics are merged into the returned ones. The episode returns in
+    the metrics stay the env's. Without it the iteration is exactly the one above.
     """
     key, k_roll, k_sgd = jax.random.split(state.key, 3)
     vec_env = rollout.VecEnv(env, config.num_envs)
@@ -737,6 +755,10 @@ def train_step(
     env_state, traj, episode_info = rollout.collect(
         vec_env, state.env_state, policy_fn, k_roll, config.num_steps
     )
+    reward_metrics: Metrics = {}
+    if reward_fn is not None:
+        state, rewards, reward_metrics = reward_fn(state, traj)
+        traj = traj.replace(reward=rewards)
     reward_normalizer = state.reward_normalizer
     if config.normalize_reward:
         reward_normalizer, rewards, _ = reward_normalizer.normalize_rollout(
@@ -786,7 +808,13 @@ def train_step(
         step=state.step + 1,
         reward_normalizer=reward_normalizer,
     )
-    metrics = {**info, **episode_info, "learning_rate": lr, "value_mean": jnp.mean(values)}
+    metrics = {
+        **info,
+        **episode_info,
+        "learning_rate": lr,
+        "value_mean": jnp.mean(values),
+        **reward_metrics,
+    }
     return new_state, metrics
 
 
