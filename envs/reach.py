@@ -8,15 +8,17 @@ The point moves like :class:`jaxrl.envs.pointmaze.PointMaze` (``step_size`` cell
 action, walls stop it) in a 9 x 9 grid of four 3 x 3 rooms joined by four doors, and starts
 anywhere in the top-left room (``reach/fourrooms``, the exploration domain) or anywhere in the
 maze (``reach/fourrooms-anywhere``, as ExORL's point-mass maze; zero-shot evaluation). The
-observation is its position ``(x, y)`` in cells. The four tasks reward reaching the centre of
-a room, with dm_control's gaussian ``tolerance``: 1 within ``target_radius`` of the centre,
-falling to 0.1 at ``margin`` beyond it (ExORL's point-mass maze has the same four
-reach_{top,bottom}_{left,right} tasks; its rewards are dm_control's sparse target-size test,
-the margin here gives an uninformed explorer's data some signal).
+observation is its position ``(x, y)`` in cells. The four tasks reward reaching the maze's
+outer corner cell of one room (:data:`TARGETS`), with dm_control's gaussian ``tolerance``: 1
+within ``target_radius`` of the cell's centre, falling to 0.1 at ``margin`` beyond it (ExORL's
+point-mass maze has the same four reach_{top,bottom}_{left,right} tasks with targets in the far
+corners of its rooms; its rewards are dm_control's sparse target-size test, the margin here gives
+an uninformed explorer's data some signal).
 
-Episodes last 200 steps (no termination): 40 cells of travel at full speed, five times the
-shortest path from the start room to the opposite room's centre (8 cells), while a random walk
-drifts about 1.6 cells, so random data stay in the start room and RND's reach the others.
+Episodes last 200 steps (no termination): 40 cells of travel at full speed, more than three
+times the shortest path from the start room to the opposite room's corner (12 cells), while a
+random walk drifts about 1.6 cells, so random data stay in the start room and RND's reach the
+others.
 """
 
 from __future__ import annotations
@@ -48,12 +50,13 @@ FOURROOMS: tuple[str, ...] = (
 """Four 3 x 3 rooms; doors at cells (2, 4), (6, 4), (4, 2) and (4, 6) (row, column)."""
 
 TARGETS: dict[str, tuple[int, int]] = {
-    "reach_top_left": (2, 2),
-    "reach_top_right": (2, 6),
-    "reach_bottom_left": (6, 2),
-    "reach_bottom_right": (6, 6),
+    "reach_top_left": (1, 1),
+    "reach_top_right": (1, 7),
+    "reach_bottom_left": (7, 1),
+    "reach_bottom_right": (7, 7),
 }
-"""Each task's target cell (row, column), the centre of a room; rows grow downwards."""
+"""Each task's target cell (row, column): the maze's outer corner cell in that room, as ExORL's
+point-mass-maze targets sit in the far corners of its four rooms; rows grow downwards."""
 
 START_ROOM: tuple[tuple[int, int], ...] = tuple((i, j) for i in (1, 2, 3) for j in (1, 2, 3))
 """The cells of the top-left room, where every episode of ``start="top_left"`` starts."""
