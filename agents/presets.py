@@ -449,11 +449,11 @@ FB_CPU = fb.Config(
     normalize_obs=True,
 )
 """FB at CPU scale (the zero-shot tests and ``experiments/fb.py --preset cpu``): the paper's
-z_dim 50, batch 256 and 64-wide networks at lr 1e-3 for a thousand steps instead of batch 1024
-and 1024-wide networks at 1e-4 for millions (batch 128 left a seed in four at ~0 on a task), gamma 0.95 (a 20-step horizon) and normalised observations. On the
-four rooms it peaks early and drifts (1000-2000 steps, tests/test_fb_learning.py); z_dim 16
-left the right-hand rooms unsolved at any budget we tried. The paper's setting is
-``fb.Config()``."""
+z_dim 50 with batch 256 and 64-wide networks at lr 1e-3 for about a thousand steps, instead of
+batch 1024 and 1024-wide networks at 1e-4 for millions; gamma 0.95 (a 20-step horizon) and
+normalised observations. On the four rooms it peaks within 500-1500 steps and then drifts
+(tests/test_fb_learning.py); batch 128 left some seeds near 0 on a task, z_dim 16 left the
+right-hand rooms unsolved at every budget tried. The paper's setting is ``fb.Config()``."""
 
 FB_PRESETS: dict[str, fb.Config] = {"cpu": FB_CPU, "paper": fb.Config()}
 """The FB scripts' ``--preset`` choices: ``cpu`` (:data:`FB_CPU`) or ``paper`` (the spec's

@@ -171,6 +171,8 @@ def make(
     for name, value in (("step_size", step_size), ("target_radius", target_radius)):
         if not 0 < value < 1:
             raise ValueError(f"{name} must be in (0, 1) cells, got {value}")
+    if not isinstance(max_episode_steps, int) or max_episode_steps < 1:
+        raise ValueError(f"max_episode_steps must be an int >= 1, got {max_episode_steps!r}")
     if start not in NAMES:
         raise ValueError(f"start must be one of {', '.join(NAMES)}, got {start!r}")
     if not margin > 0:

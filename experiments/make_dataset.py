@@ -8,6 +8,8 @@
     python experiments/make_dataset.py locomotion --env brax/inverted_pendulum --train-steps 300000
     # grid-navigation demonstrations: the shortest-path expert, random among tied routes
     python experiments/make_dataset.py minigrid --env minigrid/FourRooms --episodes 600
+    # ExORL-style reward-free data with every task's reward (zero-shot RL: FB, BREEZE, TD-JEPA)
+    python experiments/make_dataset.py exorl --domain reach/fourrooms --agent rnd --steps 100000
     # an OGBench file made by OGBench's own MuJoCo env and oracle (pip install 'jaxrl[ogbench]')
     python experiments/make_dataset.py ogbench --dataset pointmaze-medium-navigate-v0 --episodes 100
 
@@ -208,6 +210,154 @@ def make_minigrid(args: MinigridArgs) -> str:
         seed=args.seed,
     )
     return write(ds, path, card)
+
+
+# --- ExORL-style reward-free data --------------------------------------------------------------
+
+ZERO_SHOT_DOMAINS = Literal[
+    "reach/fourrooms", "reach/fourrooms-anywhere", "dmc/walker", "dmc/cheetah"
+]
+"""The multi-task domains (:class:`jaxrl.zero_shot.TaskDomain`) data can be collected in."""
+
+
+@dataclasses.dataclass
+class ExorlArgs:
+    """Reward-free exploration data in a multi-task domain, ExORL's recipe on our envs: every
+    row stores the physics after its step and the reward of every task of the domain."""
+
+    domain: ZERO_SHOT_DOMAINS = "reach/fourrooms"
+    """The multi-task domain."""
+    agent: Literal["rnd", "random"] = "rnd"
+    """The explorer: RND (PPO on the RND bonus, agents/rnd.py) or uniformly random actions."""
+    steps: int = 100_000
+    """Transitions in the dataset."""
+    explore_steps: int = 40_960
+    """rnd: environment steps of exploration training; the data come from the policy at
+    ``snapshots`` evenly spaced points of it (as ExORL's data span its explorer's training)."""
+    explore_envs: int = 16
+    """rnd: parallel environments of the exploration training (PPO's num_envs) in a domain
+    without an entry in ``jaxrl.agents.presets.RND_PRESETS`` (which sets everything)."""
+    snapshots: int = 4
+    """rnd: number of policy snapshots the data are split over (>= 1)."""
+    num_envs: int | None = None
+    """Parallel environments while collecting; default: as many as make each share of the data
+    whole episodes (steps / snapshots / episode length, at least 1). Every collection starts from
+    fresh resets and runs whole episodes, so the dataset may hold up to one episode per env more
+    than ``steps``."""
+    max_episode_steps: int | None = None
+    """Episode length (default: the domain's, 200 for reach, 1000 for dmc)."""
+    seed: int = 0
+    """Random seed."""
+    out: str | None = None
+    """Output .npz path (default: datasets/<domain>-<agent>-<steps>.npz)."""
+
+
+def exploration_policies(args: ExorlArgs, env: Any) -> Any:
+    """Yield ``(policy(obs, key) -> actions, label)`` for each share of the data: one random
+    policy, or the RND policy after each of ``snapshots`` equal parts of its training."""
+    box = env.spec.action_space
+    if args.agent == "random":
+        yield (lambda obs, k: jax.vmap(box.sample)(jax.random.split(k, obs.shape[0]))), "random"
+        return
+    from jaxrl.agents import rnd
+
+    config, per_snapshot = rnd_schedule(args)
+    state = rnd.init(config, env, jax.random.PRNGKey(args.seed))
+    train = jax.jit(
+        lambda s: jax.lax.scan(lambda c, _: rnd.train_step(config, env, c), s, None, per_snapshot)
+    )
+    for i in tqdm(range(args.snapshots), desc="RND exploration"):
+        state, metrics = train(state)
+        frozen = state
+        bonus = float(np.mean(np.asarray(metrics["rnd_prediction_error"])))
+        steps = (i + 1) * per_snapshot * rnd.steps_per_iteration(config)
+        yield (
+            (lambda obs, k, s=frozen: rnd.act(config, env, s, obs, k, deterministic=False)),
+            f"rnd after {steps} env steps (prediction error {bonus:.3f})",
+        )
+
+
+def rnd_schedule(args: ExorlArgs) -> tuple[Any, int]:
+    """The RND config (the domain's preset, else ``rnd.Config(num_envs=explore_envs)``) and the
+    iterations it trains between snapshots: ``explore_steps`` split over ``snapshots``, at least
+    one iteration each (so the steps trained may exceed ``explore_steps``; the card records the
+    steps trained)."""
+    from jaxrl.agents import rnd
+    from jaxrl.agents.presets import RND_PRESETS
+
+    config = RND_PRESETS.get(args.domain, rnd.Config(num_envs=args.explore_envs))
+    per_snapshot = max(1, args.explore_steps // (args.snapshots * rnd.steps_per_iteration(config)))
+    return config, per_snapshot
+
+
+def make_exorl(args: ExorlArgs) -> str:
+    from jaxrl import zero_shot
+
+    if args.max_episode_steps is not None and args.max_episode_steps < 1:
+        raise ValueError(f"--max-episode-steps must be >= 1, got {args.max_episode_steps}")
+    counts = [args.steps, args.snapshots, args.explore_envs]
+    counts += [] if args.num_envs is None else [args.num_envs]
+    if min(counts) < 1 or args.explore_steps < 0:
+        raise ValueError(
+            "--steps, --num-envs, --explore-envs and --snapshots must be >= 1 and "
+            f"--explore-steps >= 0, got {args.steps}, {args.num_envs}, {args.explore_envs}, "
+            f"{args.snapshots}, {args.explore_steps}"
+        )
+    kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
+    env = envs.make(args.domain, **kwargs)
+    shares = 1 if args.agent == "random" else args.snapshots
+    length = env.spec.max_episode_steps
+    num_envs = args.num_envs or max(1, args.steps // (shares * length))
+    per_env = length * max(1, math.ceil(args.steps / (num_envs * shares * length)))
+    key = jax.random.PRNGKey(args.seed + 1)
+    parts, labels = [], []
+    for policy, label in exploration_policies(args, env):
+        key, k = jax.random.split(key)
+        parts.append(zero_shot.collect(env, policy, k, num_envs, per_env))
+        labels.append(label)
+    ds = data.concatenate(parts) if len(parts) > 1 else parts[0]
+    stem = args.domain.replace("/", "-")
+    path = args.out or os.path.join("datasets", f"{stem}-{args.agent}-{ds.size}.npz")
+    card = _card(
+        "exorl",
+        ds,
+        env.spec.max_episode_steps,
+        env=args.domain,
+        agent=args.agent,
+        policies=labels,
+        explore_steps=explored_steps(args),
+        tasks=list(env.task_names),
+        task_returns={
+            t: float(np.asarray(ds.task_rewards[t]).sum() / max(ds.num_episodes, 1))
+            for t in env.task_names
+        },
+        coverage=zero_shot_coverage(env, ds),
+        rewards="0 (reward-free); task_rewards/<task> hold each task's reward of the row, "
+        "physics/next_<name> the state after the row's action (jaxrl.zero_shot.relabel)",
+        seed=args.seed,
+    )
+    return write(ds, path, card)
+
+
+def explored_steps(args: ExorlArgs) -> int:
+    """The env steps RND trained for (0 for the random agent)."""
+    if args.agent == "random":
+        return 0
+    from jaxrl.agents import rnd
+
+    config, per_snapshot = rnd_schedule(args)
+    return per_snapshot * args.snapshots * rnd.steps_per_iteration(config)
+
+
+def zero_shot_coverage(env: Any, ds: data.Dataset) -> dict[str, Any]:
+    """State coverage for the card: the visited share of the reach maze's free area, or for
+    MuJoCo domains the spread (std) of each ``qpos`` coordinate after the step."""
+    from jaxrl.envs import reach
+
+    if isinstance(env, reach.ReachEnv):
+        return {"visited_area": reach.coverage(env, np.asarray(ds.next_observations))}
+    qpos = np.asarray(ds.physics["next_qpos"])
+    return {"qpos_std": [round(float(x), 4) for x in qpos.std(axis=0)]}
 
 
 # --- OGBench's own env -------------------------------------------------------------------------
@@ -436,6 +586,7 @@ def main(argv: list[str] | None = None) -> Any:
             "locomotion": LocomotionArgs,
             "ogbench": OGBenchArgs,
             "minigrid": MinigridArgs,
+            "exorl": ExorlArgs,
         },
         args=argv,
         description=__doc__,
@@ -444,6 +595,8 @@ def main(argv: list[str] | None = None) -> Any:
         return make_ogbench(args)
     if isinstance(args, MinigridArgs):
         return make_minigrid(args)
+    if isinstance(args, ExorlArgs):
+        return make_exorl(args)
     return make_pointmaze(args)
 
 

@@ -263,6 +263,23 @@ ZPolicyFn = Callable[[jax.Array, jax.Array, PRNGKey], jax.Array]
 """``policy(obs [N, ...], z [N, d], key) -> actions [N, ...]``: a task-conditioned policy."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _AnyTask:
+    """``domain`` whose state carries a task index and whose reward is that task's (the index
+    is data, so episodes of every task run in one program)."""
+
+    domain: Any
+
+    @property
+    def spec(self) -> EnvSpec:
+        return self.domain.spec
+
+    def step(self, state: tuple[Any, jax.Array], action: jax.Array) -> tuple[Any, TimeStep]:
+        inner, index = state
+        inner, ts = self.domain.step(inner, action)
+        return (inner, index), ts.replace(reward=ts.info[TASK_REWARDS_INFO][index])
+
+
 def evaluate_zero_shot(
     domain: Any,
     policy: ZPolicyFn,
@@ -271,9 +288,10 @@ def evaluate_zero_shot(
     num_episodes: int,
     max_steps: int | None = None,
 ) -> dict[str, jax.Array]:
-    """Return of ``policy`` on every task of ``domain``: task ``k`` runs ``num_episodes``
-    episodes of :func:`task_env` ``(domain, k)`` (each from a fresh reset, no autoreset) with
-    ``z = task_z[k]`` held fixed, all tasks in one vmapped program.
+    """Return of ``policy`` on every task of ``domain``: ``num_episodes`` episodes per task (each
+    from a fresh reset, no autoreset), task ``k``'s rewarded by ``info["task_rewards"][k]`` (as
+    :func:`task_env` ``(domain, k)``) and acted on with ``z = task_z[k]`` held fixed; the
+    episodes of all tasks run side by side in one rollout.
 
     Returns ``{"return": [T], "return_std": [T]}`` in ``domain.task_names`` order (``task_z`` is
     ``[T, d]``); vmap it over seeds (over ``task_z`` and the policy's parameters) as any pure
@@ -281,21 +299,26 @@ def evaluate_zero_shot(
     from jaxrl import rollout
 
     names = tuple(domain.task_names)
-    if task_z.shape[0] != len(names):
+    num_tasks = len(names)
+    if task_z.shape[0] != num_tasks:
         raise ValueError(
-            f"task_z has {task_z.shape[0]} rows; domain {domain.spec.name!r} has {len(names)} "
+            f"task_z has {task_z.shape[0]} rows; domain {domain.spec.name!r} has {num_tasks} "
             f"tasks ({', '.join(names)})"
         )
-
-    def one(task: int, z: jax.Array, k: PRNGKey) -> dict[str, jax.Array]:
-        env = task_env(domain, names[task])
-        zs = jnp.broadcast_to(z, (num_episodes, z.shape[-1]))
-        out = rollout.evaluate(env, lambda o, kk: policy(o, zs, kk), k, num_episodes, max_steps)
-        return {"return": out["eval_return"], "return_std": out["eval_return_std"]}
-
-    keys = jax.random.split(key, len(names))
-    outs = [one(t, task_z[t], keys[t]) for t in range(len(names))]
-    return jax.tree.map(lambda *x: jnp.stack(x), *outs)
+    index = jnp.repeat(jnp.arange(num_tasks), num_episodes)
+    z = task_z[index]
+    reset_key, key = jax.random.split(key)
+    inner, ts = jax.vmap(domain.reset)(jax.random.split(reset_key, index.shape[0]))
+    returns, _, _ = rollout.run_episodes(
+        _AnyTask(domain),
+        (inner, index),
+        ts,
+        lambda obs, k: policy(obs, z, k),
+        key,
+        max_steps or domain.spec.max_episode_steps,
+    )
+    returns = returns.reshape(num_tasks, num_episodes)
+    return {"return": jnp.mean(returns, axis=1), "return_std": jnp.std(returns, axis=1)}
 
 
 def task_rewards_of(dataset: Any, domain: Any, task: str) -> jax.Array:
