@@ -580,6 +580,7 @@ class Run:
         sort: bool = False,
         title: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        histories: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Report:
         """The end of every script: ``results.json``, ``curves.png`` and the printed table.
 
@@ -595,6 +596,10 @@ class Run:
             logy: panels drawn on a log scale.
             sort: order rows by final eval return, best first (sweeps).
             extra: more top-level entries of ``results.json``.
+            histories: draw ``curves.png`` from these ``{line label: history}`` instead of the
+                rows' own (:func:`plot_comparison`, a panel per entry of ``metrics`` that some
+                history has), e.g. one panel per task with a line per method
+                (``experiments/fb.py``).
 
         Goal-conditioned runs (histories with ``eval_success_task<i>``, envs with evaluation
         tasks) also get the mean success in the table and a per-task final-success table, in
@@ -629,7 +634,9 @@ class Run:
                 metrics = ("eval_return", "episode_return")
         title = title or f"{self.script} ({os.path.basename(self.path)})"
         curves = os.path.join(self.path, "curves.png")
-        if len(results) == 1:
+        if histories is not None:
+            plot_comparison(histories, curves, metrics, title, unit, logy)
+        elif len(results) == 1:
             (result,) = results.values()
             plot_single(result.history, curves, metrics, title, unit)
         else:

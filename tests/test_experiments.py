@@ -70,6 +70,16 @@ POLY = [
 """A tiny Polychromic PPO comparison on MultiRoute: 176 env steps per iteration (vines
 counted), BC for 10 steps on 20 demonstrations."""
 
+FB = [
+    *("--config.z-dim", "4", "--config.batch-size", "16", "--config.preprocess-hidden", "16"),
+    *("--config.preprocess-dim", "8", "--config.forward-hidden-sizes", "16"),
+    *("--config.backward-hidden-sizes", "16", "16", "--config.actor-hidden-sizes", "16"),
+    *("--config.inference-samples", "100", "--td3.batch-size", "32", "--td3.hidden-sizes", "16"),
+    *("16", "--tasks", "reach_top_left", "--eval-every", "20", "--dataset", "{reach}"),
+]
+"""A tiny zero-shot FB report on the tiny random reach dataset ("{reach}"): one TD3+BC reference
+(reach_top_left), FB checkpoints (zero-shot evaluations) every 20 gradient steps."""
+
 SCRIPTS = {
     # script: (argv, total_steps of the part run, of the whole run); "{data}": the dataset
     "ppo": ([*PPO, *COMMON, "--eval-every", "128", "--seeds", "2"], 256, 384),
@@ -89,6 +99,7 @@ SCRIPTS = {
     "dqc": ([*DQC, *COMMON, "--seeds", "2"], 40, 60),  # compiles shared with dqc_variants
     "dqc_variants": ([*DQC, *COMMON, "--variants", "dqc", "gcfbc", "--seeds", "2"], 40, 60),
     "polychromic_ppo": ([*POLY, *COMMON, "--seeds", "2"], 352, 528),
+    "fb": ([*FB, *COMMON, "--seeds", "2"], 40, 60),
 }
 
 
@@ -129,6 +140,15 @@ def grid_dataset(tmp_path_factory) -> str:
     return script("make_dataset").main(argv)
 
 
+@pytest.fixture(scope="session")
+def reach_dataset(tmp_path_factory) -> str:
+    """Reward-free random-action data on reach/fourrooms with every task's reward, written by
+    ``make_dataset.py exorl`` (4 episodes of 200 steps; its card names the domain)."""
+    path = str(tmp_path_factory.mktemp("reach") / "reach-random.npz")
+    argv = ["exorl", "--domain", "reach/fourrooms", "--agent", "random", "--steps", "800"]
+    return script("make_dataset").main([*argv, "--out", path])
+
+
 def files(path: str, name: str) -> dict[str, str]:
     """Every file called ``name`` under ``path`` (relative path -> text)."""
     out = {}
@@ -163,7 +183,12 @@ def assert_same_states(a: runs.Report, b: runs.Report) -> None:
 @pytest.mark.parametrize("name", list(SCRIPTS))
 def test_part_then_resume_equals_the_whole_run(name, tmp_path, request):
     argv, part, whole = SCRIPTS[name]
-    fixtures = (("{data}", "dataset"), ("{maze}", "maze_dataset"), ("{grid}", "grid_dataset"))
+    fixtures = (
+        ("{data}", "dataset"),
+        ("{maze}", "maze_dataset"),
+        ("{grid}", "grid_dataset"),
+        ("{reach}", "reach_dataset"),
+    )
     for tag, fixture in fixtures:
         if tag in argv:  # make each dataset only when a script needs it
             path = request.getfixturevalue(fixture)
@@ -216,6 +241,39 @@ def assert_policies_load(report: runs.Report) -> None:
             low, high = spec.action_space.low_array, spec.action_space.high_array
             assert action.shape == (n, *spec.action_space.shape), member["path"]
             assert np.all((low - 1e-6 <= action) & (action <= high + 1e-6)), member["path"]
+
+
+def test_fb_reports_each_task_next_to_random_and_td3(reach_dataset, tmp_path):
+    """experiments/fb.py's table: a row per task (and their mean) with FB's zero-shot return,
+    the random policy's and TD3+BC's on the task's true reward, finite for every seed; FB's
+    zero-shot curve has a point per checkpoint. (Same flags as its resume test above, so the
+    compiled chunks are shared.)"""
+    argv = [*(a.replace("{reach}", reach_dataset) for a in FB), *COMMON, "--seeds", "2"]
+    report = script("fb").main([*argv, "--total-steps", "40", "--run-dir", str(tmp_path)])
+    with open(os.path.join(report.path, "results.json")) as f:
+        results = json.load(f)
+    (domain,) = results["zero_shot"]
+    assert domain == "reach/fourrooms"
+    out = results["zero_shot"][domain]
+    assert out["eval_env"] == "reach/fourrooms-anywhere" and out["fb_steps"] == 40
+    assert list(out["table"]) == ["reach_top_left", "mean"]  # --tasks reach_top_left
+    for task, row in out["table"].items():
+        for method in ("FB", "random", "TD3+BC"):
+            cell = row[method]
+            assert len(cell["per_seed"]) == 2, (task, method)
+            assert np.isfinite([cell["mean"], cell["std"], *cell["per_seed"]]).all(), (task, method)
+            assert cell["mean"] >= 0.0  # rewards are in [0, 1]
+    fb_row, td3_row = results["rows"]["FB reach_top_left"], results["rows"]["TD3+BC reach_top_left"]
+    assert fb_row["final_eval_return"] == out["table"]["reach_top_left"]["FB"]["mean"]
+    assert td3_row["final_eval_return"] == out["table"]["reach_top_left"]["TD3+BC"]["mean"]
+    curve = out["fb_curve"]  # zero-shot, so every task of the domain at every checkpoint
+    assert curve["step"] == [20.0, 40.0]
+    for task in ("reach_top_left", "reach_top_right", "reach_bottom_left", "reach_bottom_right"):
+        assert np.shape(curve[task]) == (2, 2) and np.isfinite(curve[task]).all(), task
+    assert os.path.exists(os.path.join(report.path, "curves.png"))
+    with pytest.raises(runs.RunError, match="--tasks"):
+        script("fb").main([*argv, "--tasks", "reach_nowhere", "--run-dir", str(tmp_path / "no")])
+    assert not os.path.exists(tmp_path / "no")
 
 
 class Stop(Exception):
