@@ -9,6 +9,8 @@
     python tests/calibrate.py polychromic --keys 42 0  # Polychromic PPO vs PPO on MultiRoute
                                                      # (+ the broken variant, d = 1)
     python tests/calibrate.py polychromic_four_rooms --keys 42 0  # both vs BC on Four Rooms
+    python tests/calibrate.py rnd --keys 0 1 2 3     # RND vs random coverage of the four rooms
+    python tests/calibrate.py fb --keys 0 1          # FB zero-shot per task vs random (+ broken)
 
 Each key runs the test's own function (the same settings, imported from the test module) for a
 disjoint set of seeds and prints the per-seed figures with their mean, min and max: the numbers
@@ -130,6 +132,27 @@ def polychromic_four_rooms(key: int) -> None:
         _show(f"success {name} - pretrained", diff, seconds)
 
 
+def rnd(key: int) -> None:
+    import test_rnd as t
+
+    start = time.time()
+    for name, values in t.exploration_coverages(key).items():
+        _show(f"{name} coverage", values, time.time() - start)
+
+
+def fb(key: int) -> None:
+    import test_fb_learning as t
+
+    for label, config in (("fb", t.FB_CPU), ("broken", t.BROKEN)):
+        start = time.time()
+        out = t.zero_shot_returns(key, config)
+        seconds = time.time() - start
+        for i, task in enumerate(t.TASKS):
+            _show(f"{label} {task}", out["fb"][:, i], seconds)
+        print(f"  {'':<24} random {np.round(out['random'], 1).tolist()}", flush=True)
+        print(f"  {'':<24} passes: {t.passes(out['fb'], out['random'])}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -143,6 +166,8 @@ def main() -> None:
             "gorl_broken",
             "polychromic",
             "polychromic_four_rooms",
+            "rnd",
+            "fb",
         ],
     )
     parser.add_argument("--keys", type=int, nargs="+", default=[0, 1])
