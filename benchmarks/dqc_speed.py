@@ -50,6 +50,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from pipe_worker import PipeWorker  # noqa: E402
 from throughput import hardware, save_json  # noqa: E402
 
 from jaxrl import data as jdata  # noqa: E402
@@ -154,13 +155,12 @@ class Ours:
         return time.perf_counter() - t0
 
 
-class Official:
+class Official(PipeWorker):
     """The official code's loop in a ``dqc_official.py`` subprocess."""
 
     def __init__(self, args: argparse.Namespace, config: dqc.Config):
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dqc_official.py")
-        self.command = [
+        command = [
             args.official_python,
             worker,
             "--repo",
@@ -172,31 +172,7 @@ class Official:
             "--config",
             json.dumps(official_config(config)),
         ]
-        t0 = time.perf_counter()
-        self.proc = subprocess.Popen(
-            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
-        self.info = self._read()
-        self.start_s = time.perf_counter() - t0
-
-    def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith(PREFIX):
-                return json.loads(line[len(PREFIX) :])
-        raise RuntimeError(f"official worker exited ({self.proc.wait()}): {self.command}")
-
-    def window(self, steps: int) -> float:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(f"{steps}\n")
-        self.proc.stdin.flush()
-        return float(self._read()["seconds"])
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.close()
-        self.proc.wait(timeout=60)
+        super().__init__(command, PREFIX)
 
 
 def lscpu() -> dict[str, str]:

@@ -1,0 +1,349 @@
+"""FB gradient steps/s: ours (sampling on device, scanned train steps) against the official
+PyTorch code's (its own update call on its own replay buffer), same sizes, same machine.
+
+    # ours only (paper sizes on walker-shaped synthetic data, the CPU preset on reach data):
+    python benchmarks/fb_speed.py
+    # ours against a figure measured elsewhere (prints the ratio):
+    python benchmarks/fb_speed.py --sizes paper --official-steps-per-second 0.25
+    # ours against the official code, interleaved (driver and checkouts outside this repository,
+    # see benchmarks/README.md):
+    python benchmarks/fb_speed.py --official-python /work/official-fb-venv/bin/python \\
+        --official-driver /work/official-fb/bench.py \\
+        --official controllable_agent=/work/official-fb/controllable_agent \\
+        --official metamotivo=/work/official-fb/metamotivo \\
+        --out benchmarks/results/fb_speed_cpu/fb_speed.json
+
+Sizes (``--sizes``): ``paper``, :class:`jaxrl.agents.fb.Config` defaults (the spec's: z_dim 50,
+batch 1024, F towers 1024 -> 512 and heads 1024, B 256-256, actor head 1024), on a synthetic
+dataset of walker shapes (observation 24, action 6; ``--rows`` random rows in 1000-step
+episodes) and a spec-only env of those shapes; ``cpu``, :data:`jaxrl.agents.presets.FB_CPU`
+(batch 256, 64-wide) on ``reach/fourrooms`` data (``zero_shot.collect`` with uniform random
+actions, 200 envs x 200 steps).
+
+Ours: ``fb.train_step`` scanned ``--steps`` times in one compiled call, as ``jaxrl.train``'s
+driver runs it (``jaxrl.driver.make_chunk_fn``, state donated), the batch sampled on device
+inside the step. Compilation (reported as ``ours_compile_s``) and a first call are excluded.
+The official side runs in subprocesses started with ``--official-python`` and the driver
+``--official-driver`` (one per ``--official NAME=REPO``), which build the official agent with
+the same sizes (:func:`official_args`) and time its ``update`` on its own replay buffer of
+random rows of the same shapes; protocol as ``dqc_official.py``'s: ``FBBENCH {json}`` lines, a
+window of N updates per stdin line. Windows alternate (ours, each official, ours, ...),
+``--repeats`` each, so that load on this shared machine hits all sides alike; medians are
+reported, the ratio is ours / official (above 1: ours is faster), and the load average is
+recorded with every window. ``flops/step`` is XLA's ``cost_analysis()`` of one compiled
+``train_step`` for ours and torch's ``FlopCounterMode`` of one update for the official code
+(the driver's), a load-independent check of how much work each does. Timings are never
+asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shlex
+import statistics
+import sys
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from dqc_speed import load_average, lscpu  # noqa: E402
+from pipe_worker import PipeWorker  # noqa: E402
+from throughput import hardware, save_json  # noqa: E402
+
+from jaxrl import data as jdata  # noqa: E402
+from jaxrl import envs, zero_shot  # noqa: E402
+from jaxrl.agents import fb  # noqa: E402
+from jaxrl.agents.presets import FB_CPU  # noqa: E402
+from jaxrl.driver import make_chunk_fn  # noqa: E402
+from jaxrl.types import Box, EnvSpec  # noqa: E402
+
+PREFIX = "FBBENCH "
+SIZES: dict[str, fb.Config] = {"paper": fb.Config(), "cpu": FB_CPU}
+DEFAULT_STEPS = {"paper": 5, "cpu": 200}
+"""Gradient steps per timed window (a few seconds per window on 2 CPU cores)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapeEnv:
+    """A spec-only env: observation and action shapes for offline training, no dynamics."""
+
+    name: str
+    obs_dim: int
+    action_dim: int
+    max_episode_steps: int = 1000
+
+    @property
+    def spec(self) -> EnvSpec:
+        return EnvSpec(
+            name=self.name,
+            obs_shape=(self.obs_dim,),
+            action_space=Box.uniform((self.action_dim,)),
+            max_episode_steps=self.max_episode_steps,
+        )
+
+    def reset(self, key: Any) -> Any:
+        raise RuntimeError(f"{self.name!r} is spec-only: it cannot be reset")
+
+    def step(self, state: Any, action: Any) -> Any:
+        raise RuntimeError(f"{self.name!r} is spec-only: it cannot be stepped")
+
+
+def walker_shaped(rows: int, episode_length: int = 1000, seed: int = 0) -> tuple[Any, Any]:
+    """A spec-only env with dmc/walker's shapes (observation 24, action 6) and ``rows`` random
+    rows in ``episode_length``-step episodes (each row's next observation is the next row's)."""
+    env = ShapeEnv("synthetic/walker-shapes", 24, 6, episode_length)
+    episodes = max(rows // episode_length, 1)
+    rng = np.random.default_rng(seed)
+    obs = rng.standard_normal((episodes, episode_length + 1, 24), dtype=np.float32)
+    act = rng.uniform(-1, 1, (episodes * episode_length, 6)).astype(np.float32)
+    n = episodes * episode_length
+    timeouts = np.zeros((episodes, episode_length), bool)
+    timeouts[:, -1] = True
+    data = jdata.Dataset.create(
+        obs[:, :-1].reshape(n, 24),
+        act,
+        np.zeros(n, np.float32),
+        np.zeros(n, bool),
+        timeouts.reshape(n),
+        obs[:, 1:].reshape(n, 24),
+    )
+    return env, data
+
+
+def reach_data(num_envs: int = 200, num_steps: int = 200, seed: int = 0) -> tuple[Any, Any]:
+    """``reach/fourrooms`` and reward-free data of uniform random actions there."""
+    env = envs.make("reach/fourrooms")
+    low, high = env.spec.action_space.low_array, env.spec.action_space.high_array
+
+    def policy(obs: jax.Array, key: jax.Array) -> jax.Array:
+        return jax.random.uniform(key, (obs.shape[0], *low.shape), minval=low, maxval=high)
+
+    return env, zero_shot.collect(env, policy, jax.random.key(seed), num_envs, num_steps)
+
+
+def official_args(config: fb.Config, obs_dim: int, action_dim: int) -> list[str]:
+    """The official driver's size arguments that reproduce ``config``'s networks and batch
+    (both official codes have one width for the towers' first layer and the F/actor heads, one
+    hidden F/actor head layer and two equal B layers); a ValueError when it cannot."""
+    widths = {config.preprocess_hidden, *config.forward_hidden_sizes, *config.actor_hidden_sizes}
+    if (
+        len(widths) != 1
+        or len(config.forward_hidden_sizes) != 1
+        or len(config.actor_hidden_sizes) != 1
+        or len(config.backward_hidden_sizes) != 2
+        or len(set(config.backward_hidden_sizes)) != 1
+    ):
+        raise ValueError(f"the official code cannot express these sizes: {config}")
+    return [
+        f"--obs-dim={obs_dim}",
+        f"--action-dim={action_dim}",
+        f"--z-dim={config.z_dim}",
+        f"--batch={config.batch_size}",
+        f"--hidden={config.preprocess_hidden}",
+        f"--feature={config.preprocess_dim}",
+        f"--backward-hidden={config.backward_hidden_sizes[0]}",
+        f"--lr={config.learning_rate}",
+        f"--discount={config.discount}",
+    ]
+
+
+class Ours:
+    """Our FB, compiled for ``steps`` train steps per call."""
+
+    def __init__(self, config: fb.Config, env: Any, dataset: Any, steps: int):
+        self.data = fb.prepare_data(config, env, dataset)
+        state = fb.init(config, env, jax.random.key(0), self.data)
+        # A fresh copy: the targets start as the same arrays as F and B, and the call donates.
+        self.state = jax.tree.map(jnp.copy, state)
+        self.config = config
+        t0 = time.perf_counter()
+        fn = jax.jit(make_chunk_fn(fb, env, steps, offline=True), donate_argnums=1)
+        self.compiled = fn.lower(config, self.state, self.data).compile()
+        self.compile_s = time.perf_counter() - t0
+        one = jax.jit(lambda c, s, d: fb.train_step(c, env, s, d))
+        cost = one.lower(config, self.state, self.data).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        self.flops_per_step = float(cost.get("flops", float("nan")))
+        self.params = {
+            k: int(sum(x.size for x in jax.tree.leaves(v))) for k, v in self.state.params.items()
+        }
+        self.steps = steps
+        self.window()  # first call (allocation) excluded
+
+    def window(self) -> float:
+        """Seconds for ``steps`` gradient steps."""
+        t0 = time.perf_counter()
+        self.state, metrics, _ = self.compiled(self.config, self.state, self.data)
+        jax.block_until_ready((self.state, metrics))
+        return time.perf_counter() - t0
+
+
+class Official(PipeWorker):
+    """One official implementation's update loop in a driver subprocess."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        name: str,
+        repo: str,
+        sizes: list[str],
+        rows: int,
+        episode_length: int,
+    ):
+        self.name = name
+        command = [
+            args.official_python,
+            "-W",
+            "ignore",
+            args.official_driver,
+            "--impl",
+            name,
+            "--repo",
+            repo,
+            *sizes,
+            f"--rows={rows}",
+            f"--episode-length={episode_length}",
+            f"--threads={args.official_threads}",
+        ]
+        super().__init__(command, PREFIX)
+
+
+def parse_officials(specs: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for spec in specs:
+        name, sep, repo = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"--official wants NAME=REPO, got {spec!r}")
+        out.append((name, os.path.abspath(repo)))
+    return out
+
+
+def measure(args: argparse.Namespace, size: str) -> dict[str, Any]:
+    config = SIZES[size]
+    steps = args.steps or DEFAULT_STEPS[size]
+    if size == "paper":
+        env, dataset = walker_shaped(args.rows)
+        rows, episode_length = int(dataset.size), 1000
+    else:
+        env, dataset = reach_data()
+        rows, episode_length = int(dataset.size), 200
+    obs_dim = int(env.spec.obs_shape[0])
+    action_dim = int(env.spec.action_space.shape[0])
+    row: dict[str, Any] = {
+        "size": size,
+        "config": {f.name: getattr(config, f.name) for f in dataclasses.fields(config)},
+        "env": env.spec.name,
+        "obs_dim": obs_dim,
+        "action_dim": action_dim,
+        "rows": rows,
+        "steps_per_window": steps,
+        "load_before": load_average(),
+    }
+    officials: list[Official] = []
+    times: dict[str, list[float]] = {"ours": []}
+    loads: list[list[float]] = []
+    try:
+        if args.official:
+            sizes = official_args(config, obs_dim, action_dim)
+            for name, repo in parse_officials(args.official):
+                if name == "metamotivo" and 2 * config.preprocess_dim != config.preprocess_hidden:
+                    print(f"  {size}: skipping metamotivo (its towers end at hidden / 2)")
+                    row.setdefault("skipped", []).append(
+                        {"official": name, "why": "metamotivo's towers end at hidden_dim // 2"}
+                    )
+                    continue
+                officials.append(Official(args, name, repo, sizes, rows, episode_length))
+                times[name] = []
+        ours = Ours(config, env, dataset, steps)
+        row["ours_compile_s"] = ours.compile_s
+        row["ours_flops_per_step"] = ours.flops_per_step
+        row["ours_params"] = ours.params
+        for o in officials:
+            row[f"{o.name}_info"] = o.info
+            row[f"{o.name}_command"] = o.command
+        for _ in range(args.repeats):
+            times["ours"].append(ours.window())
+            loads.append(load_average())
+            for o in officials:
+                times[o.name].append(o.window(steps))
+                loads.append(load_average())
+    finally:
+        for o in officials:
+            o.close()
+    row["load_per_window"] = loads
+    row["ours_window_s"] = times["ours"]
+    row["ours_steps_per_s"] = steps / statistics.median(times["ours"])
+    line = f"  {size}: ours {row['ours_steps_per_s']:,.3f} steps/s (compile {ours.compile_s:.1f} s)"
+    for o in officials:
+        s = times[o.name]
+        row[f"{o.name}_window_s"] = s
+        row[f"{o.name}_steps_per_s"] = steps / statistics.median(s)
+        row[f"ratio_ours_over_{o.name}"] = row["ours_steps_per_s"] / row[f"{o.name}_steps_per_s"]
+        row[f"ratio_per_pair_median_{o.name}"] = statistics.median(
+            b / a for a, b in zip(times["ours"], s, strict=True)
+        )
+        line += (
+            f", {o.name} {row[f'{o.name}_steps_per_s']:,.3f} steps/s, ratio "
+            f"{row[f'ratio_ours_over_{o.name}']:.2f}"
+        )
+    if args.official_steps_per_second:
+        row["given_official_steps_per_s"] = args.official_steps_per_second
+        row["ratio_ours_over_given"] = row["ours_steps_per_s"] / args.official_steps_per_second
+        line += f", given official {args.official_steps_per_second:,.3f}: ratio "
+        line += f"{row['ratio_ours_over_given']:.2f}"
+    print(line, flush=True)
+    row["load_after"] = load_average()
+    return row
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="*", default=["paper", "cpu"], choices=SIZES)
+    parser.add_argument("--steps", type=int, default=None, help="gradient steps per window")
+    parser.add_argument("--repeats", type=int, default=5, help="windows per side")
+    parser.add_argument("--rows", type=int, default=100_000, help="paper size: synthetic rows")
+    parser.add_argument(
+        "--official",
+        action="append",
+        default=[],
+        metavar="NAME=REPO",
+        help="an official implementation (controllable_agent or metamotivo) and its checkout",
+    )
+    parser.add_argument("--official-python", default=sys.executable)
+    parser.add_argument("--official-driver", default=None, help="the driver script")
+    parser.add_argument(
+        "--official-threads", type=int, default=0, help="torch threads (0: default)"
+    )
+    parser.add_argument(
+        "--official-steps-per-second",
+        type=float,
+        default=None,
+        help="an official figure measured elsewhere: print ours / it",
+    )
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    if args.official and not args.official_driver:
+        parser.error("--official needs --official-driver")
+
+    out: dict[str, Any] = {"argv": sys.argv, "args": vars(args)}
+    out["hardware"] = hardware()
+    out["lscpu"] = lscpu()
+    out["xla_flags"] = os.environ.get("XLA_FLAGS", "")
+    out["command_line"] = shlex.join([sys.executable, *sys.argv])
+    print(f"hardware: {out['hardware']}")
+    out["rows"] = [measure(args, size) for size in args.sizes]
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        save_json(out, args.out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
