@@ -78,7 +78,7 @@ from jaxrl.config import (
 )
 from jaxrl.data import Dataset, sample_goal_chunks
 from jaxrl.data.transforms import NormalizedDataset, from_unit_interval
-from jaxrl.networks import activation_fn
+from jaxrl.networks import activation_fn, ema
 from jaxrl.types import Env, Metrics, PRNGKey
 
 NAME = "dqc"
@@ -543,11 +543,6 @@ def total_loss(
         "success_rate": jnp.mean(batch["success"]),
     }
     return loss, info
-
-
-def ema(online: Any, target: Any, tau: jax.Array) -> Any:
-    """``target <- tau online + (1 - tau) target``."""
-    return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
 
 
 def train_step(

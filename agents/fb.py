@@ -47,6 +47,7 @@ import optax
 from flax import struct
 
 from jaxrl import zero_shot
+from jaxrl.agents.td3_bc import env_actions, target_action
 from jaxrl.config import (
     COUNT,
     NONNEGATIVE,
@@ -59,8 +60,8 @@ from jaxrl.config import (
     require_vector_obs,
 )
 from jaxrl.data import Dataset, sample_transitions, transforms
-from jaxrl.data.transforms import NormalizedDataset, from_unit_interval, normalize
-from jaxrl.networks import MLP, Ensemble
+from jaxrl.data.transforms import NormalizedDataset, normalize
+from jaxrl.networks import MLP, Ensemble, ema
 from jaxrl.types import Env, Metrics, PRNGKey
 from jaxrl.zero_shot import OrthoForm
 
@@ -331,9 +332,7 @@ def policy(config: Config, env: Env, state: State, obs: jax.Array, z: jax.Array)
     """``pi_z`` on raw observations ``[N, ...]`` with tasks ``z [N, d]``: env actions."""
     nets = make_networks(config, env)
     unit = nets.actor.apply(state.params["actor"], normalize(obs, state.obs_mean, state.obs_std), z)
-    box = require_box("FB", env)
-    action = from_unit_interval(unit, box.low_array, box.high_array)
-    return action.reshape(*unit.shape[:-1], *box.shape)
+    return env_actions(env, unit)
 
 
 def act(
@@ -391,14 +390,6 @@ def with_task(state: State, z: jax.Array) -> State:
 
 
 # --- the update --------------------------------------------------------------------------------
-
-
-def target_action(
-    pi: jax.Array, key: PRNGKey, policy_noise: jax.Array, noise_clip: jax.Array
-) -> jax.Array:
-    """``clip(pi(s', z) + clip(eps, -c, c), -1, 1)``, ``eps ~ N(0, policy_noise^2)`` (TD3)."""
-    noise = jnp.clip(policy_noise * jax.random.normal(key, pi.shape), -noise_clip, noise_clip)
-    return jnp.clip(pi + noise, -1.0, 1.0)
 
 
 def training_tasks(
@@ -459,11 +450,6 @@ def actor_loss(
     f = nets.forward.apply(forward_params, obs, pi, z)
     q = jnp.min(jnp.einsum("eid,id->ei", f, z), axis=0)
     return -jnp.mean(q), {"q_mean": jnp.mean(q)}
-
-
-def ema(online: Any, target: Any, tau: jax.Array) -> Any:
-    """``target <- tau online + (1 - tau) target``."""
-    return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
 
 
 def train_step(

@@ -60,7 +60,7 @@ from jaxrl.config import (
 )
 from jaxrl.data import Dataset, sample_transitions, transforms
 from jaxrl.data.transforms import NormalizedDataset, from_unit_interval, normalize
-from jaxrl.networks import MLP, Ensemble
+from jaxrl.networks import MLP, Ensemble, ema
 from jaxrl.types import Box, Env, Metrics, PRNGKey
 
 NAME = "td3_bc"
@@ -330,11 +330,6 @@ ActorLossFn = Callable[
     [jax.Array, jax.Array, jax.Array, jax.Array], tuple[jax.Array, dict[str, jax.Array]]
 ]
 """``actor_loss(q_pi, pi, target, alpha) -> (loss, info)``."""
-
-
-def ema(online: Any, target: Any, tau: jax.Array) -> Any:
-    """``target <- tau online + (1 - tau) target``."""
-    return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
 
 
 def critic_update(

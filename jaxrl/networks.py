@@ -171,6 +171,12 @@ class Ensemble(nn.Module):
         return vmapped(self.hidden_sizes, self.output_dim, self.activation, self.layer_norm)(x)
 
 
+def ema(online: Any, target: Any, tau: jax.Array) -> Any:
+    """Target-network update ``target <- tau online + (1 - tau) target``, leaf by leaf (TD3,
+    FB, DQC's targets)."""
+    return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
+
+
 # --- distributions ---------------------------------------------------------------------------
 
 
