@@ -253,11 +253,17 @@ class ExorlArgs:
 
 
 def exploration_policies(args: ExorlArgs, env: Any) -> Any:
-    """Yield ``(policy(obs, key) -> actions, label)`` for each share of the data: one random
-    policy, or the RND policy after each of ``snapshots`` equal parts of its training."""
+    """Yield ``(policy, params, label)`` for each share of the data (``policy(obs, key)``, or
+    ``policy(obs, key, params)`` with params, as :func:`jaxrl.zero_shot.collect` takes them): one
+    random policy, or the RND policy with its state after each of ``snapshots`` equal parts of
+    its training (one policy function, so the collection compiles once)."""
     box = env.spec.action_space
     if args.agent == "random":
-        yield (lambda obs, k: jax.vmap(box.sample)(jax.random.split(k, obs.shape[0]))), "random"
+
+        def uniform(obs: jax.Array, k: jax.Array) -> jax.Array:
+            return jax.vmap(box.sample)(jax.random.split(k, obs.shape[0]))
+
+        yield uniform, None, "random"
         return
     from jaxrl.agents import rnd
 
@@ -266,15 +272,15 @@ def exploration_policies(args: ExorlArgs, env: Any) -> Any:
     train = jax.jit(
         lambda s: jax.lax.scan(lambda c, _: rnd.train_step(config, env, c), s, None, per_snapshot)
     )
+
+    def policy(obs: jax.Array, k: jax.Array, s: Any) -> jax.Array:
+        return rnd.act(config, env, s, obs, k, deterministic=False)
+
     for i in tqdm(range(args.snapshots), desc="RND exploration"):
         state, metrics = train(state)
-        frozen = state
         bonus = float(np.mean(np.asarray(metrics["rnd_prediction_error"])))
         steps = (i + 1) * per_snapshot * rnd.steps_per_iteration(config)
-        yield (
-            (lambda obs, k, s=frozen: rnd.act(config, env, s, obs, k, deterministic=False)),
-            f"rnd after {steps} env steps (prediction error {bonus:.3f})",
-        )
+        yield policy, state, f"rnd after {steps} env steps (prediction error {bonus:.3f})"
 
 
 def rnd_schedule(args: ExorlArgs) -> tuple[Any, int]:
@@ -311,9 +317,9 @@ def make_exorl(args: ExorlArgs) -> str:
     per_env = length * max(1, math.ceil(args.steps / (num_envs * shares * length)))
     key = jax.random.PRNGKey(args.seed + 1)
     parts, labels = [], []
-    for policy, label in exploration_policies(args, env):
+    for policy, params, label in exploration_policies(args, env):
         key, k = jax.random.split(key)
-        parts.append(zero_shot.collect(env, policy, k, num_envs, per_env))
+        parts.append(zero_shot.collect(env, policy, k, num_envs, per_env, params))
         labels.append(label)
     ds = data.concatenate(parts) if len(parts) > 1 else parts[0]
     stem = args.domain.replace("/", "-")

@@ -26,6 +26,7 @@ ordinary single-task env that rewards one task (evaluation, the supervised TD3 r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -332,35 +333,51 @@ def task_rewards_of(dataset: Any, domain: Any, task: str) -> jax.Array:
     return relabel(domain, dataset, task)
 
 
-def collect(
+@functools.partial(jax.jit, static_argnums=(0, 1, 4, 5))
+def _collect_trajectory(
     domain: Any,
-    policy: Callable[[jax.Array, PRNGKey], jax.Array],
+    policy: Callable[..., jax.Array],
+    params: Any,
     key: PRNGKey,
     num_envs: int,
     num_steps: int,
 ) -> Any:
-    """Reward-free data from ``policy(obs [num_envs, ...], key) -> actions``: ``num_steps`` steps
-    in each of ``num_envs`` copies of ``domain`` (autoreset), as a :class:`jaxrl.data.Dataset`
-    whose physics entries are ``next_<name>`` (the state after each row's action) and whose
-    ``task_rewards`` hold every task's reward of each row (the dataset's ``rewards`` are the
-    domain's own, 0). Jit-compiled once per call."""
+    """The time-major transitions of :func:`collect` (one compiled program per domain, policy
+    function and sizes; ``params`` are traced)."""
     from jaxrl import rollout
-    from jaxrl.data import from_transitions
 
     vec = rollout.VecEnv(domain, num_envs)
 
     def policy_fn(obs: jax.Array, k: PRNGKey) -> tuple[jax.Array, jax.Array, dict]:
-        action = policy(obs, k)
+        action = policy(obs, k) if params is None else policy(obs, k, params)
         return action, action, {}
 
-    @jax.jit
-    def run(k: PRNGKey) -> Any:
-        k_reset, k_roll = jax.random.split(k)
-        state = vec.reset(k_reset)
-        keys = (PHYSICS_INFO, TASK_REWARDS_INFO)
-        return rollout.collect(vec, state, policy_fn, k_roll, num_steps, info_keys=keys)[1]
+    k_reset, k_roll = jax.random.split(key)
+    state = vec.reset(k_reset)
+    keys = (PHYSICS_INFO, TASK_REWARDS_INFO)
+    return rollout.collect(vec, state, policy_fn, k_roll, num_steps, info_keys=keys)[1]
 
-    traj = run(key)
+
+def collect(
+    domain: Any,
+    policy: Callable[..., jax.Array],
+    key: PRNGKey,
+    num_envs: int,
+    num_steps: int,
+    params: Any = None,
+) -> Any:
+    """Reward-free data from ``policy(obs [num_envs, ...], key) -> actions`` (or
+    ``policy(obs, key, params)`` when ``params`` is given): ``num_steps`` steps in each of
+    ``num_envs`` copies of ``domain`` (autoreset), as a :class:`jaxrl.data.Dataset` whose physics
+    entries are ``next_<name>`` (the state after each row's action) and whose ``task_rewards``
+    hold every task's reward of each row (the dataset's ``rewards`` are the domain's own, 0).
+
+    The rollout is compiled once per domain, ``policy`` function and sizes: pass what changes
+    between calls (a later snapshot's parameters) as ``params`` and the same ``policy`` to
+    reuse it; a new closure compiles again."""
+    from jaxrl.data import from_transitions
+
+    traj = _collect_trajectory(domain, policy, params, key, num_envs, num_steps)
     rewards = traj.extras[TASK_REWARDS_INFO]
     names = tuple(domain.task_names)
     return from_transitions(

@@ -34,11 +34,16 @@ def rnd_dataset(key: jax.Array):
     train = jax.jit(
         lambda s: jax.lax.scan(lambda c, _: rnd.train_step(config, env, c), s, None, 10)[0]
     )
+
+    def policy(obs, k, s):
+        return rnd.act(config, env, s, obs, k, deterministic=False)
+
     parts = []
     for i in range(4):
         state = train(state)
-        policy = lambda obs, k, s=state: rnd.act(config, env, s, obs, k, deterministic=False)  # noqa: E731
-        parts.append(zero_shot.collect(env, policy, jax.random.fold_in(k_collect, i), 50, 200))
+        parts.append(
+            zero_shot.collect(env, policy, jax.random.fold_in(k_collect, i), 50, 200, state)
+        )
     from jaxrl.data import concatenate
 
     return concatenate(parts)
