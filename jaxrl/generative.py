@@ -284,12 +284,49 @@ class DiffusionSchedule(struct.PyTreeNode):
         betas = jnp.clip(1.0 - alphas, 1e-4, 0.9999)
         return cls(betas=betas, alphas=alphas, alpha_bars=alpha_bars, num_steps=num_steps)
 
+    @classmethod
+    def vp(
+        cls, num_steps: int = 5, beta_min: float = 0.1, beta_max: float = 10.0
+    ) -> DiffusionSchedule:
+        """The discretised variance-preserving SDE of IDQL (``vp_beta_schedule``), BREEZE's::
+
+            alphas[t] = exp(-beta_min / T - (beta_max - beta_min) (2 (t + 1) - 1) / (2 T^2)),
+            betas = 1 - alphas,  alpha_bars = cumprod(alphas),   t = 0..T-1
+
+        so ``alpha_bars[T-1] = exp(-(beta_min + beta_max) / 2)`` whatever T (0.0064 for the
+        defaults): the last index is nearly pure noise, as ancestral sampling from N(0, I)
+        assumes (:func:`ddpm_sample`)."""
+        t = jnp.arange(1, num_steps + 1, dtype=jnp.float32)
+        alphas = jnp.exp(
+            -beta_min / num_steps - 0.5 * (beta_max - beta_min) * (2 * t - 1) / num_steps**2
+        )
+        return cls(
+            betas=1.0 - alphas, alphas=alphas, alpha_bars=jnp.cumprod(alphas), num_steps=num_steps
+        )
+
 
 def diffusion_time(t_index: jax.Array, num_steps: int) -> jax.Array:
     """The float time the network sees for diffusion index ``t_index``: ``t_index / T`` in
     [0, (T-1)/T] (GoRL divides by ``diffusion_steps`` inside its embedding; with
     ``raw_time`` the same scalar is fed directly)."""
     return jnp.asarray(t_index, jnp.float32) / num_steps
+
+
+def ddpm_prediction_at(
+    apply_fn: ApplyFn,
+    params: Any,
+    schedule: DiffusionSchedule,
+    cond: jax.Array,
+    actions: jax.Array,
+    t_index: jax.Array,
+    eps: jax.Array,
+) -> jax.Array:
+    """The network's noise prediction ``eps_hat(s, x_t, t_index / T)`` at the noised actions
+    ``x_t = sqrt(ab_t) a + sqrt(1 - ab_t) eps`` (shapes as :func:`ddpm_loss_at`): the piece a
+    weighted loss (BREEZE's advantage-weighted denoising) reduces its own way."""
+    ab = schedule.alpha_bars[t_index][..., None]
+    x_t = jnp.sqrt(ab) * actions[..., None, :] + jnp.sqrt(1.0 - ab) * eps
+    return apply_fn(params, cond[..., None, :], x_t, diffusion_time(t_index, schedule.num_steps))
 
 
 def ddpm_loss_at(
@@ -316,9 +353,7 @@ def ddpm_loss_at(
     Returns:
         ``(loss, info)`` with ``loss`` and ``prediction_sq`` (mean eps_hat^2).
     """
-    ab = schedule.alpha_bars[t_index][..., None]
-    x_t = jnp.sqrt(ab) * actions[..., None, :] + jnp.sqrt(1.0 - ab) * eps
-    eps_hat = apply_fn(params, cond[..., None, :], x_t, diffusion_time(t_index, schedule.num_steps))
+    eps_hat = ddpm_prediction_at(apply_fn, params, schedule, cond, actions, t_index, eps)
     loss = jnp.mean((eps_hat - eps) ** 2)
     return loss, {"loss": loss, "prediction_sq": jnp.mean(eps_hat**2)}
 
@@ -395,6 +430,46 @@ def ddim_sample_noise(
 ) -> jax.Array:
     """:func:`ddim_sample` from fresh noise ``start = normal(key, shape)``."""
     return ddim_sample(apply_fn, params, schedule, cond, jax.random.normal(key, tuple(shape)))
+
+
+def ddpm_sample(
+    apply_fn: ApplyFn,
+    params: Any,
+    schedule: DiffusionSchedule,
+    cond: jax.Array,
+    key: PRNGKey,
+    shape: Sequence[int],
+) -> jax.Array:
+    """Ancestral DDPM sampling (Ho et al. 2020, Algorithm 2; IDQL's ``ddpm_sampler`` with
+    temperature 1): ``x_{T-1} ~ N(0, I)``, then for t = T-1, ..., 0::
+
+        x <- (x - (1 - alpha_t) / sqrt(1 - ab_t) * eps_hat(s, x, t / T)) / sqrt(alpha_t)
+             + [t > 0] sqrt(beta_t) * noise
+
+    No clipping inside the chain (the caller clips the result to its action box).
+
+    Args:
+        cond: ``(*batch, cond_dim)``; shape: ``(*batch, dim)``.
+
+    Returns:
+        samples of ``shape``.
+    """
+    T = schedule.num_steps
+    k_start, k_noise = jax.random.split(key)
+    batch = tuple(shape)[:-1]
+    noises = jax.random.normal(k_noise, (T, *shape))
+    t_all = jnp.arange(T - 1, -1, -1)
+
+    def step(x: jax.Array, inputs: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, None]:
+        t, noise = inputs
+        time = jnp.broadcast_to(diffusion_time(t, T), batch).astype(x.dtype)
+        eps_hat = apply_fn(params, cond, x, time)
+        alpha, ab = schedule.alphas[t], schedule.alpha_bars[t]
+        x = (x - (1.0 - alpha) / jnp.sqrt(1.0 - ab) * eps_hat) / jnp.sqrt(alpha)
+        return x + jnp.where(t > 0, jnp.sqrt(schedule.betas[t]), 0.0) * noise, None
+
+    x, _ = jax.lax.scan(step, jax.random.normal(k_start, tuple(shape)), (t_all, noises[t_all]))
+    return x
 
 
 # --- fitting a fresh model with early stopping ------------------------------------------------

@@ -372,3 +372,27 @@ def test_expressivity_checks_reject_broken_decoders():
     print("shuffled", st)
     assert _bimodal_ok(st), st
     assert not _transport_ok(st, max_violations=0.05), st
+
+
+def test_ddpm_sample_is_the_ancestral_chain_by_numpy():
+    """Ancestral sampling (IDQL's sampler) against a NumPy loop over the same draws, with a
+    network that depends on x, the condition and the time t / T."""
+    schedule = g.DiffusionSchedule.vp(4)
+    cond = jnp.linspace(-1.0, 1.0, 10).reshape(5, 2)
+    key = jax.random.key(3)
+
+    def apply(params, c, x, t):
+        return params * x + c + t[..., None]
+
+    out = np.asarray(g.ddpm_sample(apply, 0.3, schedule, cond, key, (5, 2)))
+    k_start, k_noise = jax.random.split(key)
+    x = np.asarray(jax.random.normal(k_start, (5, 2)), np.float64)
+    noises = np.asarray(jax.random.normal(k_noise, (4, 5, 2)), np.float64)
+    a, ab, b = (
+        np.asarray(v, np.float64) for v in (schedule.alphas, schedule.alpha_bars, schedule.betas)
+    )
+    for t in (3, 2, 1, 0):
+        eps = 0.3 * x + np.asarray(cond) + t / 4
+        x = (x - (1 - a[t]) / np.sqrt(1 - ab[t]) * eps) / np.sqrt(a[t])
+        x = x + (np.sqrt(b[t]) * noises[t] if t > 0 else 0.0)
+    np.testing.assert_allclose(out, x, rtol=1e-5, atol=1e-5)
