@@ -328,8 +328,18 @@ def init(config: Config, env: Env, key: PRNGKey, data: NormalizedDataset) -> Sta
 # --- the policy --------------------------------------------------------------------------------
 
 
-def policy(config: Config, env: Env, state: State, obs: jax.Array, z: jax.Array) -> jax.Array:
-    """``pi_z`` on raw observations ``[N, ...]`` with tasks ``z [N, d]``: env actions."""
+def policy(
+    config: Config,
+    env: Env,
+    state: State,
+    obs: jax.Array,
+    z: jax.Array,
+    key: PRNGKey | None = None,
+) -> jax.Array:
+    """``pi_z`` on raw observations ``[N, ...]`` with tasks ``z [N, d]``: env actions
+    (deterministic: ``key`` is unused, taken so that every zero-shot agent's ``policy`` has
+    one signature; BREEZE's samples)."""
+    del key
     nets = make_networks(config, env)
     unit = nets.actor.apply(state.params["actor"], normalize(obs, state.obs_mean, state.obs_std), z)
     return env_actions(env, unit)
@@ -375,13 +385,8 @@ def infer_task_from_data(
     """:func:`infer_task` on ``config.inference_samples`` rows of ``data`` drawn at random
     (without replacement when the data has enough rows), ``rewards [N]`` the task's reward of
     every row (``jaxrl.zero_shot.task_rewards_of``)."""
-    n = data.observations.shape[0]
-    k = min(config.inference_samples, n)
-    rows = jax.random.choice(key, n, (k,), replace=False)
-    next_obs = data.next_observations[rows]
-    if isinstance(data, NormalizedDataset):  # stored normalised: undo for ``backward``
-        next_obs = next_obs * data.obs_std + data.obs_mean
-    return infer_task(config, env, state, next_obs, rewards[rows])
+    next_obs, rewards = zero_shot.inference_rows(data, rewards, config.inference_samples, key)
+    return infer_task(config, env, state, next_obs, rewards)
 
 
 def with_task(state: State, z: jax.Array) -> State:

@@ -34,6 +34,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import jax
 import jax.numpy as jnp
 
+from jaxrl.data.transforms import NormalizedDataset
 from jaxrl.types import Env, EnvSpec, PRNGKey, TimeStep
 
 PHYSICS_INFO = "physics"
@@ -231,6 +232,21 @@ def infer_z_from_rewards(b: jax.Array, rewards: jax.Array) -> jax.Array:
     B(s_i))`` from reward-labelled states ``b [N, d]``, ``rewards [N]`` (``B`` of the state the
     reward is paid in: the next state for ``r(s, a, s')``)."""
     return project_sphere(jnp.mean(rewards[:, None] * b, axis=0))
+
+
+def inference_rows(
+    data: Any, rewards: jax.Array, count: int, key: PRNGKey
+) -> tuple[jax.Array, jax.Array]:
+    """``count`` random rows of ``data`` (without replacement when it has enough) for reward
+    task inference: their raw next observations (a ``NormalizedDataset``'s are un-normalised)
+    and their entries of ``rewards [N]``, the task's reward of every row
+    (:func:`task_rewards_of`)."""
+    n = data.observations.shape[0]
+    rows = jax.random.choice(key, n, (min(count, n),), replace=False)
+    next_obs = data.next_observations[rows]
+    if isinstance(data, NormalizedDataset):  # stored normalised
+        next_obs = next_obs * data.obs_std + data.obs_mean
+    return next_obs, rewards[rows]
 
 
 def infer_z_least_squares(
