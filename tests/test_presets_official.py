@@ -637,3 +637,87 @@ def test_gorl_scripts_pass_the_env_to_the_paper_preset():
     assert baseline.max_grad_norm == float("inf")  # ppo.py:186-199: no clipping
     # src/flow_policy/ppo.py:135, 149, 238: sequences, statistics first, GAE per minibatch
     assert (baseline.sequence_length, baseline.obs_stats_update) == (30, "before")
+
+
+# --- BREEZE: Whiterrrrr/BREEZE @9d83548 ----------------------------------------------------------
+
+BREEZE_PAPER: list[tuple[str, object, str]] = [
+    # (Config field, official value, where in Whiterrrrr/BREEZE @9d83548); the walker row
+    ("batch_size", 512, "agents/breeze/config.yaml:8"),
+    ("z_mix_prob", 0.5, "agents/breeze/config.yaml:14"),
+    ("tau", 0.01, "agents/breeze/config.yaml:15"),
+    ("ortho_coef", 10.0, "agents/breeze/config.yaml:18"),
+    ("forward_hidden_sizes", (256,), "agents/breeze/config.yaml:21 (F's head hidden width)"),
+    ("learning_rate", 1e-4, "agents/breeze/config.yaml:22; utils/BreezeRepresentation.py:178"),
+    ("preprocess_hidden", 1024, "agents/breeze/config.yaml:24"),
+    ("preprocess_dim", 512, "agents/breeze/config.yaml:26"),
+    ("attention_ff", 2048, "agents/breeze/config.yaml:30 (backward_config.hidden_dimension)"),
+    ("value_hidden", 512, "agents/breeze/config.yaml:35"),
+    ("value_learning_rate", 3e-4, "agents/breeze/config.yaml:38"),
+    ("actor_hidden", 1024, "agents/breeze/config.yaml:42"),
+    ("actor_learning_rate", 1e-4, "agents/breeze/config.yaml:43"),
+    ("actor_tau", 0.001, "agents/breeze/config.yaml:46"),
+    ("eval_samples", 64, "docs/domain_specific_hyp.md:18 (Walker-RND K_eval)"),
+    ("train_samples", 9, "docs/domain_specific_hyp.md:18 (Walker-RND K_train)"),
+    ("dataset_action_prob", 0.1, "docs/domain_specific_hyp.md:18 (Walker-RND rho_a)"),
+    ("expectile", 0.99, "docs/domain_specific_hyp.md:18"),
+    ("q_reg_coef", 1e-3, "docs/domain_specific_hyp.md:18 (omega_q)"),
+    ("diffusion_steps", 5, "docs/domain_specific_hyp.md:18 (Walker-RND T)"),
+    ("awr_temperature", 0.05, "docs/domain_specific_hyp.md:18 (alpha)"),
+    ("discount", 0.98, "main_offline.py:34"),
+    ("z_dim", 50, "main_offline.py:35"),
+    ("weight_decay", 0.03, "utils/BreezeRepresentation.py:178-183; utils/model.py:66-70 (V)"),
+    ("adam_b2", 0.99, "utils/BreezeRepresentation.py:182; utils/model.py:70 (V)"),
+    ("min_learning_rate", 1e-5, "utils/BreezeRepresentation.py:186-188 (eta_min)"),
+    ("actor_weight_decay", 0.01, "utils/model.py:38-41 (torch AdamW's default weight decay)"),
+    ("actor_blocks", 3, "utils/diffusion_utils/diffusion_model.py:50"),
+    ("dropout", 0.1, "utils/diffusion_utils/diffusion_model.py:80; utils/base.py (F, B)"),
+    ("grad_clip", 1.0, "agent.py:218-219, 371-372 (grad.clamp_(-1, 1))"),
+    ("awr_max_weight", 100.0, "agent.py:358-362 (clamp(max=100))"),
+    ("time_features", 64, "utils/diffusion_utils/diffusion_model.py:24-33 (LearnedPosEmb)"),
+    ("time_hidden", 128, "utils/diffusion_utils/diffusion_model.py:68-69"),
+    ("attention_blocks", 2, "utils/base.py:85-201 (two blocks)"),
+    ("backward_dim", 256, "utils/base.py:204-361 (nn.Transformer d_model)"),
+    ("backward_layers", 2, "utils/base.py:204-361 (2 encoder, 2 decoder layers)"),
+    ("arch", "attention", "utils/base.py (the attention F and transformer B)"),
+    ("ortho_form", "controllable_agent", "utils/losses.py (-2 mean diag + mean off-diag C^2)"),
+]
+BREEZE_OURS_ONLY: dict[str, str] = {
+    "cov_ridge": "the official code inverts Cov exactly (torch.inverse); ours adds a ridge",
+    "backward_hidden_sizes": "B's widths with arch='mlp', which the official code does not have",
+    "inference_samples": "10,000 relabelled rows, as the official FB infer_z (not a config entry)",
+    "normalize_obs": "the official code z-scores observations; ours leaves the choice to the user",
+}
+BREEZE_DOMAINS: dict[str, tuple[int, float, int]] = {
+    # preset: (K_train, rho_a, T) from docs/domain_specific_hyp.md:18, 26, 22 (RND rows)
+    "walker": (9, 0.1, 5),
+    "quadruped": (1, 0.0, 10),
+    "jaco": (1, 0.0, 10),
+}
+
+
+@pytest.mark.parametrize("field, value, where", BREEZE_PAPER, ids=[r[0] for r in BREEZE_PAPER])
+def test_breeze_paper_preset_is_the_official_walker_setting(field, value, where):
+    from jaxrl.agents.presets import BREEZE_PRESETS
+
+    assert getattr(BREEZE_PRESETS["paper"], field) == value, where
+
+
+@pytest.mark.parametrize("domain", sorted(BREEZE_DOMAINS))
+def test_breeze_domain_presets_are_the_official_rows(domain):
+    from jaxrl.agents.presets import BREEZE_PRESETS
+
+    config = BREEZE_PRESETS[domain]
+    assert (config.train_samples, config.dataset_action_prob, config.diffusion_steps) == (
+        BREEZE_DOMAINS[domain]
+    )
+    for field, value, _ in BREEZE_PAPER:
+        if field not in ("train_samples", "dataset_action_prob", "diffusion_steps"):
+            assert getattr(config, field) == value, (domain, field)
+
+
+def test_breeze_rows_cover_every_config_field():
+    from jaxrl.agents import breeze
+
+    covered = {r[0] for r in BREEZE_PAPER} | set(BREEZE_OURS_ONLY)
+    assert covered == {f.name for f in dataclasses.fields(breeze.Config)}

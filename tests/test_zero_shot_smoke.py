@@ -1,12 +1,13 @@
 """Zero-shot pipeline smoke test on the Playground walker (``dmc/walker``): a tiny RND
 exploration, its data collected with every task's reward, relabelled from the stored physics, a
-few FB steps on it and a zero-shot evaluation of every task, all with finite numbers.
+few FB steps and a few BREEZE steps (the paper's attention networks, tiny) on it and a zero-shot
+evaluation of every task by each, all with finite numbers.
 
 Nothing here measures learning (tests/test_fb.py and tests/test_rnd.py do, on the cheap reach
 domain); this checks that the pieces fit on a MuJoCo domain. Compiling MJX on a CPU is the cost,
 so the domain is built once and only four programs step it: RND's init and iterations (one jit),
-the collection, the relabelling (the reward rebuild only) and the evaluation (which unrolls one
-rollout per task: most of the module's compile time). They are compiled with
+the collection, the relabelling (the reward rebuild only) and each agent's evaluation (which
+unrolls one rollout per task: most of the module's compile time). They are compiled with
 ``jax_disable_most_optimizations`` (this module only): the programs run for a few hundred steps,
 so XLA's optimisation passes cost more than they save (on a 2-core CPU the module's compile time
 drops by about a third, to about 2 minutes of CPU time).
@@ -21,7 +22,7 @@ import pytest
 
 import jaxrl
 from jaxrl import envs, zero_shot
-from jaxrl.agents import fb, rnd
+from jaxrl.agents import breeze, fb, rnd
 
 pytestmark = pytest.mark.physics
 
@@ -51,6 +52,27 @@ FB = fb.Config(
     actor_hidden_sizes=(16,),
     inference_samples=NUM_ENVS * COLLECT_STEPS,
 )
+BREEZE = breeze.Config(
+    z_dim=4,
+    batch_size=8,
+    preprocess_hidden=16,
+    preprocess_dim=8,
+    forward_hidden_sizes=(8,),
+    attention_blocks=1,
+    attention_ff=16,
+    backward_dim=8,
+    backward_layers=1,
+    value_hidden=16,
+    actor_hidden=8,
+    actor_blocks=1,
+    time_features=8,
+    time_hidden=8,
+    train_samples=2,
+    eval_samples=2,
+    inference_samples=NUM_ENVS * COLLECT_STEPS,
+)
+"""BREEZE with the paper's attention F and transformer B (tiny widths) and its diffusion
+actor."""
 FB_STEPS = 5
 
 
@@ -126,10 +148,12 @@ def test_collected_data_relabel_to_the_stored_task_rewards(walker, dataset):
     np.testing.assert_allclose(relabelled, stored, rtol=1e-5, atol=1e-7)
 
 
-def test_fb_trains_and_evaluates_zero_shot(walker, dataset):
+@pytest.mark.parametrize("agent, config", [(fb, FB), (breeze, BREEZE)], ids=["fb", "breeze"])
+def test_zero_shot_agent_trains_and_evaluates_on_the_walker(walker, dataset, agent, config):
     result = jaxrl.train(
-        fb, FB, walker, jax.random.key(2), FB_STEPS, data=dataset, eval_every=0, progress=False
-    )
+        agent, config, walker, jax.random.key(2), FB_STEPS, data=dataset, eval_every=0,
+        progress=False,
+    )  # fmt: skip
     state = result.state
     assert int(state.step) == FB_STEPS
     for name in ("fb_loss", "ortho_loss", "actor_loss", "q_mean"):
@@ -138,16 +162,17 @@ def test_fb_trains_and_evaluates_zero_shot(walker, dataset):
 
     task_z = jnp.stack(
         [
-            fb.infer_task(FB, walker, state, dataset.next_observations, dataset.task_rewards[t])
+            agent.infer_task(
+                config, walker, state, dataset.next_observations, dataset.task_rewards[t]
+            )
             for t in walker.task_names
         ]
     )
-    assert task_z.shape == (4, FB.z_dim) and _finite(task_z)
-    np.testing.assert_allclose(np.linalg.norm(task_z, axis=-1), np.sqrt(FB.z_dim), rtol=1e-5)
+    assert task_z.shape == (4, config.z_dim) and _finite(task_z)
+    np.testing.assert_allclose(np.linalg.norm(task_z, axis=-1), np.sqrt(config.z_dim), rtol=1e-5)
 
     def policy(obs, z, key):
-        del key
-        return fb.policy(FB, walker, state, obs, z)
+        return agent.policy(config, walker, state, obs, z, key)
 
     evaluate = jax.jit(
         lambda z, k: zero_shot.evaluate_zero_shot(walker, policy, z, k, 2, max_steps=EPISODE)
