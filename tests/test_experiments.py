@@ -7,6 +7,7 @@ repository root both as files and as modules, and their ``--help`` lists string 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 import jaxrl
-from jaxrl import data, rollout, runs
+from jaxrl import data, rollout, runs, stats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -70,15 +71,38 @@ POLY = [
 """A tiny Polychromic PPO comparison on MultiRoute: 176 env steps per iteration (vines
 counted), BC for 10 steps on 20 demonstrations."""
 
-FB = [
+FB_CONFIG = [
     *("--config.z-dim", "4", "--config.batch-size", "16", "--config.preprocess-hidden", "16"),
     *("--config.preprocess-dim", "8", "--config.forward-hidden-sizes", "16"),
     *("--config.backward-hidden-sizes", "16", "16", "--config.actor-hidden-sizes", "16"),
-    *("--config.inference-samples", "100", "--td3.batch-size", "32", "--td3.hidden-sizes", "16"),
-    *("16", "--tasks", "reach_top_left", "--eval-every", "20", "--dataset", "{reach}"),
+    *("--config.inference-samples", "100"),
 ]
-"""A tiny zero-shot FB report on the tiny random reach dataset ("{reach}"): one TD3+BC reference
-(reach_top_left), FB checkpoints (zero-shot evaluations) every 20 gradient steps."""
+"""A tiny FB config."""
+BREEZE_CONFIG = [
+    *("--config.z-dim", "4", "--config.batch-size", "16", "--config.preprocess-hidden", "16"),
+    *("--config.preprocess-dim", "8", "--config.forward-hidden-sizes", "16"),
+    *("--config.backward-hidden-sizes", "16", "16", "--config.value-hidden", "16"),
+    *("--config.actor-hidden", "16", "--config.actor-blocks", "1", "--config.time-features"),
+    *("4", "--config.time-hidden", "8", "--config.train-samples", "2"),
+    *("--config.eval-samples", "2", "--config.diffusion-steps", "2"),
+    *("--config.inference-samples", "100"),
+]
+"""A tiny BREEZE config (from --preset cpu: FB's towers, arch mlp)."""
+ZERO_SHOT = [
+    *("--td3.batch-size", "32", "--td3.hidden-sizes", "16", "16", "--tasks", "reach_top_left"),
+    *("--eval-every", "20", "--dataset", "{reach}"),
+]
+"""A tiny zero-shot report on the tiny random reach dataset ("{reach}"): one task (and its TD3+BC
+reference), checkpoints (zero-shot evaluations) every 20 gradient steps."""
+FB = [*FB_CONFIG, *ZERO_SHOT]
+BOTH = [
+    *(a.replace("--config.", "--fb.") for a in FB_CONFIG),
+    *(a.replace("--config.", "--breeze.") for a in BREEZE_CONFIG),
+    *ZERO_SHOT,
+    "--no-td3-reference",
+]
+"""experiments/zero_shot.py with FB and BREEZE (``--agents`` default), the tiny configs and no
+TD3+BC (experiments/fb.py's tests cover it)."""
 
 SCRIPTS = {
     # script: (argv, total_steps of the part run, of the whole run); "{data}": the dataset
@@ -100,7 +124,10 @@ SCRIPTS = {
     "dqc_variants": ([*DQC, *COMMON, "--variants", "dqc", "gcfbc", "--seeds", "2"], 40, 60),
     "polychromic_ppo": ([*POLY, *COMMON, "--seeds", "2"], 352, 528),
     "fb": ([*FB, *COMMON, "--seeds", "2"], 40, 60),
+    "zero_shot": ([*BOTH, *COMMON, "--seeds", "2"], 40, 60),
 }
+"""(experiments/breeze.py is zero_shot.py with ``--agents breeze``: zero_shot's resume test
+covers its resume with both agents, its --help test below.)"""
 
 
 def script(name: str):
@@ -276,6 +303,69 @@ def test_fb_reports_each_task_next_to_random_and_td3(reach_dataset, tmp_path):
     assert not os.path.exists(tmp_path / "no")
 
 
+def test_zero_shot_reports_both_agents_with_an_iqm(reach_dataset, tmp_path, capsys):
+    """experiments/zero_shot.py trains FB and BREEZE on the same data with the same keys: a
+    column per agent and random's, and
+    per column the IQM over tasks x seeds inside its bootstrap interval, printed and in
+    results.json. (Same flags as its resume test above, so the compiled chunks are shared.)"""
+    argv = [*(a.replace("{reach}", reach_dataset) for a in BOTH), *COMMON, "--seeds", "2"]
+    report = script("zero_shot").main([*argv, "--total-steps", "40", "--run-dir", str(tmp_path)])
+    printed = capsys.readouterr().out
+    with open(os.path.join(report.path, "results.json")) as f:
+        results = json.load(f)
+    out = results["zero_shot"]["reach/fourrooms"]
+    assert out["agents"] == ["fb", "breeze"] and out["fb_steps"] == out["breeze_steps"] == 40
+    assert "td3_steps" not in out  # --no-td3-reference
+    assert list(out["table"]) == ["reach_top_left", "mean"]
+    for task, row in out["table"].items():
+        assert list(row) == ["FB", "BREEZE", "random"], task
+        for method, cell in row.items():
+            assert len(cell["per_seed"]) == 2, (task, method)
+            assert np.isfinite([cell["mean"], cell["std"], *cell["per_seed"]]).all(), method
+    assert list(out["iqm"]) == ["FB", "BREEZE", "random"]
+    for method, iqm in out["iqm"].items():
+        assert (iqm["tasks"], iqm["seeds"], iqm["confidence"]) == (1, 2, 0.95), method
+        assert np.isfinite([iqm["iqm"], iqm["low"], iqm["high"]]).all(), method
+        assert iqm["low"] <= iqm["iqm"] <= iqm["high"], method
+        per_seed = out["table"]["reach_top_left"][method]["per_seed"]
+        assert iqm["iqm"] == pytest.approx(stats.iqm(per_seed)), method  # 2 values: their mean
+    for head in ("FB (zero-shot)", "BREEZE (zero-shot)", "random", "IQM"):
+        assert head in printed, head
+    assert "TD3+BC (true reward)" not in printed
+    assert set(results["rows"]) == {"FB reach_top_left", "BREEZE reach_top_left"}
+    assert "FB reach_top_left - BREEZE reach_top_left" in results["differences"]
+    assert out["breeze_curve"]["step"] == out["fb_curve"]["step"] == [20.0, 40.0]
+    assert os.path.exists(os.path.join(report.path, "curves.png"))
+
+
+@pytest.mark.parametrize(
+    "agents, error",
+    [(["fb", "nobody"], SystemExit), (["fb", "fb"], runs.RunError), ([], runs.RunError)],
+)
+def test_zero_shot_refuses_bad_agents_before_writing(reach_dataset, tmp_path, agents, error):
+    """An unknown agent name (refused by tyro's Literal), one named twice or none: nothing is
+    written."""
+    argv = [*(a.replace("{reach}", reach_dataset) for a in BOTH), *COMMON]
+    with pytest.raises(error):
+        script("zero_shot").main([*argv, "--agents", *agents, "--run-dir", str(tmp_path / "no")])
+    assert not os.path.exists(tmp_path / "no")
+
+
+def test_breeze_presets_are_its_preset_choices():
+    """experiments/breeze.py's --preset lists every entry of presets.BREEZE_PRESETS, and
+    zero_shot.py's the presets every agent has."""
+    from jaxrl.agents import presets
+
+    assert typing.get_args(script("breeze").Preset) == tuple(presets.BREEZE_PRESETS)
+    common = set(presets.FB_PRESETS) & set(presets.BREEZE_PRESETS)
+    zero_shot = script("zero_shot")
+    assert set(typing.get_args(typing.get_type_hints(zero_shot.Args)["preset"])) == common
+    args = zero_shot.parse(["--preset", "paper", "--fb.z-dim", "8"])
+    assert args.breeze == presets.BREEZE_PRESETS["paper"]
+    assert args.fb == dataclasses.replace(presets.FB_PRESETS["paper"], z_dim=8)
+    assert zero_shot.parse([]).fb == presets.FB_PRESETS["cpu"]
+
+
 class Stop(Exception):
     """Stands for a killed process."""
 
@@ -353,7 +443,7 @@ def literal_choices(cls: type) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-@pytest.mark.parametrize("name", [*SCRIPTS, "make_dataset"])
+@pytest.mark.parametrize("name", [*SCRIPTS, "breeze", "make_dataset"])
 def test_help_lists_string_choices(name, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")
     module = script(name)
