@@ -1,5 +1,5 @@
-"""FB gradient steps/s: ours (sampling on device, scanned train steps) against the official
-PyTorch code's (its own update call on its own replay buffer), same sizes, same machine.
+"""FB (or BREEZE) gradient steps/s: ours (sampling on device, scanned train steps) against the
+official PyTorch code's (its own update call on its own replay buffer), same sizes, same machine.
 
     # ours only (paper sizes on walker-shaped synthetic data, the CPU preset on reach data):
     python benchmarks/fb_speed.py
@@ -34,6 +34,23 @@ recorded with every window. ``flops/step`` is XLA's ``cost_analysis()`` of one c
 ``train_step`` for ours and torch's ``FlopCounterMode`` of one update for the official code
 (the driver's), a load-independent check of how much work each does. Timings are never
 asserted anywhere.
+
+BREEZE (``--agent breeze``): the same measurement of ``breeze.train_step`` (sizes ``paper``,
+``breeze.Config()``, the paper's walker row, on the same walker-shaped data; ``cpu``,
+:data:`jaxrl.agents.presets.BREEZE_CPU` on reach data) against the official BREEZE driver
+(``--official breeze=REPO``: ``bench.py --impl breeze --stdin`` of a checkout of
+Whiterrrrr/BREEZE, which takes the walker row's T, K_train and rho_a and reads every network size
+from the checkout's ``config.yaml``; :func:`breeze_driver_args`). ``--fb-batches B ...`` adds rows
+of our FB at the same size (``fb.Config()`` at ``paper``) with each batch size, and
+``--official fb=REPO`` times the same driver's ``--impl fb`` (the FB agent of BREEZE's codebase, at
+its own ``config.yaml`` sizes) on those rows, so that the output's ``breeze_over_fb`` states what
+one BREEZE step costs in FB steps, ours and the official code's::
+
+    python benchmarks/fb_speed.py --agent breeze --sizes paper --repeats 3 --fb-batches 1024 512 \
+        --official-python /work/official-fb-venv/bin/python \
+        --official-driver /work/official-breeze/bench.py \
+        --official breeze=/work/official-breeze/BREEZE --official fb=/work/official-breeze/BREEZE \
+        --out benchmarks/results/breeze_speed_cpu/breeze_speed.json
 """
 
 from __future__ import annotations
@@ -59,15 +76,28 @@ from throughput import hardware, save_json  # noqa: E402
 
 from jaxrl import data as jdata  # noqa: E402
 from jaxrl import envs, zero_shot  # noqa: E402
-from jaxrl.agents import fb  # noqa: E402
-from jaxrl.agents.presets import FB_CPU  # noqa: E402
+from jaxrl.agents import breeze, fb  # noqa: E402
+from jaxrl.agents.presets import BREEZE_CPU, FB_CPU  # noqa: E402
 from jaxrl.driver import make_chunk_fn  # noqa: E402
 from jaxrl.types import Box, EnvSpec  # noqa: E402
 
 PREFIX = "FBBENCH "
-SIZES: dict[str, fb.Config] = {"paper": fb.Config(), "cpu": FB_CPU}
-DEFAULT_STEPS = {"paper": 5, "cpu": 200}
-"""Gradient steps per timed window (a few seconds per window on 2 CPU cores)."""
+AGENTS: dict[str, Any] = {"fb": fb, "breeze": breeze}
+CONFIGS: dict[str, dict[str, Any]] = {
+    "fb": {"paper": fb.Config(), "cpu": FB_CPU},
+    "breeze": {"paper": breeze.Config(), "cpu": BREEZE_CPU},
+}
+SIZES = CONFIGS["fb"]
+DEFAULT_STEPS = {
+    ("fb", "paper"): 5,
+    ("fb", "cpu"): 200,
+    ("breeze", "paper"): 1,
+    ("breeze", "cpu"): 20,
+}
+"""Gradient steps per timed window (a few seconds per window on 2 CPU cores; one paper-size
+BREEZE step takes tens of seconds there)."""
+BREEZE_DRIVER = frozenset({"breeze", "fb"})
+"""Official names run by the BREEZE driver (its ``--impl``); the others by the FB driver."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,21 +184,77 @@ def official_args(config: fb.Config, obs_dim: int, action_dim: int) -> list[str]
     ]
 
 
-class Ours:
-    """Our FB, compiled for ``steps`` train steps per call."""
+BREEZE_FIXED = (
+    "arch",
+    "preprocess_hidden",
+    "preprocess_dim",
+    "forward_hidden_sizes",
+    "attention_blocks",
+    "attention_ff",
+    "backward_dim",
+    "backward_layers",
+    "value_hidden",
+    "actor_hidden",
+    "actor_blocks",
+    "time_features",
+    "time_hidden",
+    "eval_samples",
+)
+"""BREEZE sizes the official driver takes from its checkout's ``config.yaml``: they must be
+``breeze.Config()``'s."""
 
-    def __init__(self, config: fb.Config, env: Any, dataset: Any, steps: int):
-        self.data = fb.prepare_data(config, env, dataset)
-        state = fb.init(config, env, jax.random.key(0), self.data)
+
+def breeze_driver_args(
+    name: str, config: Any, size: str, obs_dim: int, action_dim: int
+) -> list[str]:
+    """The BREEZE driver's arguments for ``config`` (``name``: its ``--impl``, breeze or fb); a
+    ValueError when it cannot build those sizes. Its BREEZE reads every network size from the
+    checkout's ``config.yaml`` (the paper's, ``breeze.Config()``'s) and takes the walker row's T,
+    K_train and rho_a; its FB is BREEZE's codebase's own baseline at that ``config.yaml``'s sizes
+    (not ``fb.Config()``'s), so it is only run at ``paper`` and only the batch is ours."""
+    common = [
+        f"--obs-dim={obs_dim}",
+        f"--action-dim={action_dim}",
+        f"--z-dim={config.z_dim}",
+        f"--batch={config.batch_size}",
+        f"--discount={config.discount}",
+        "--stdin",
+        "--flops",
+    ]
+    if name == "fb":
+        if size != "paper":
+            raise ValueError("the BREEZE codebase's FB has its config.yaml's (paper) sizes only")
+        return common
+    paper = breeze.Config()
+    differ = [f for f in BREEZE_FIXED if getattr(config, f) != getattr(paper, f)]
+    if differ:
+        raise ValueError(f"the official BREEZE reads these from config.yaml: {differ}")
+    return [
+        *common,
+        f"--diffusion-steps={config.diffusion_steps}",
+        f"--ktrain={config.train_samples}",
+        f"--rho-a={config.dataset_action_prob}",
+    ]
+
+
+class Ours:
+    """Our FB (or ``agent``), compiled for ``steps`` train steps per call."""
+
+    def __init__(self, config: Any, env: Any, dataset: Any, steps: int, agent: Any = fb):
+        self.data = agent.prepare_data(config, env, dataset)
+        state = agent.init(config, env, jax.random.key(0), self.data)
         # A fresh copy: the targets start as the same arrays as F and B, and the call donates.
         self.state = jax.tree.map(jnp.copy, state)
         self.config = config
         t0 = time.perf_counter()
-        fn = jax.jit(make_chunk_fn(fb, env, steps, offline=True), donate_argnums=1)
+        fn = jax.jit(make_chunk_fn(agent, env, steps, offline=True), donate_argnums=1)
         self.compiled = fn.lower(config, self.state, self.data).compile()
         self.compile_s = time.perf_counter() - t0
-        one = jax.jit(lambda c, s, d: fb.train_step(c, env, s, d))
-        cost = one.lower(config, self.state, self.data).compile().cost_analysis()
+        if steps == 1:  # a scan of length 1 compiles to the step itself (+ the metric means)
+            cost = self.compiled.cost_analysis()
+        else:
+            one = jax.jit(lambda c, s, d: agent.train_step(c, env, s, d))
+            cost = one.lower(config, self.state, self.data).compile().cost_analysis()
         cost = cost[0] if isinstance(cost, list) else cost
         self.flops_per_step = float(cost.get("flops", float("nan")))
         self.params = {
@@ -198,6 +284,17 @@ class Official(PipeWorker):
         episode_length: int,
     ):
         self.name = name
+        if name in BREEZE_DRIVER:
+            extra = [f"--rows={rows}"]
+            extra += [f"--threads={args.official_threads}"] if args.official_threads else []
+        else:
+            extra = [
+                f"--rows={rows}",
+                f"--episode-length={episode_length}",
+                f"--threads={args.official_threads}",
+            ]
+        if args.official_warmup is not None:
+            extra.append(f"--warmup={args.official_warmup}")
         command = [
             args.official_python,
             "-W",
@@ -208,9 +305,7 @@ class Official(PipeWorker):
             "--repo",
             repo,
             *sizes,
-            f"--rows={rows}",
-            f"--episode-length={episode_length}",
-            f"--threads={args.official_threads}",
+            *extra,
         ]
         super().__init__(command, PREFIX)
 
@@ -225,9 +320,14 @@ def parse_officials(specs: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def measure(args: argparse.Namespace, size: str) -> dict[str, Any]:
-    config = SIZES[size]
-    steps = args.steps or DEFAULT_STEPS[size]
+def measure(
+    args: argparse.Namespace, size: str, agent: str = "fb", batch: int | None = None
+) -> dict[str, Any]:
+    config = CONFIGS[agent][size]
+    if batch is not None:
+        config = dataclasses.replace(config, batch_size=batch)
+    label = size if args.agent == "fb" else f"{agent} {size} batch {config.batch_size}"
+    steps = args.steps or DEFAULT_STEPS[agent, size]
     if size == "paper":
         env, dataset = walker_shaped(args.rows)
         rows, episode_length = int(dataset.size), 1000
@@ -237,6 +337,7 @@ def measure(args: argparse.Namespace, size: str) -> dict[str, Any]:
     obs_dim = int(env.spec.obs_shape[0])
     action_dim = int(env.spec.action_space.shape[0])
     row: dict[str, Any] = {
+        "agent": agent,
         "size": size,
         "config": {f.name: getattr(config, f.name) for f in dataclasses.fields(config)},
         "env": env.spec.name,
@@ -250,18 +351,27 @@ def measure(args: argparse.Namespace, size: str) -> dict[str, Any]:
     times: dict[str, list[float]] = {"ours": []}
     loads: list[list[float]] = []
     try:
-        if args.official:
-            sizes = official_args(config, obs_dim, action_dim)
-            for name, repo in parse_officials(args.official):
-                if name == "metamotivo" and 2 * config.preprocess_dim != config.preprocess_hidden:
-                    print(f"  {size}: skipping metamotivo (its towers end at hidden / 2)")
-                    row.setdefault("skipped", []).append(
-                        {"official": name, "why": "metamotivo's towers end at hidden_dim // 2"}
-                    )
+        for name, repo in parse_officials(args.official):
+            if ("breeze" if name == "breeze" else "fb") != agent:
+                continue  # an official of the other agent's rows
+            if name == "metamotivo" and 2 * config.preprocess_dim != config.preprocess_hidden:
+                print(f"  {label}: skipping metamotivo (its towers end at hidden / 2)")
+                row.setdefault("skipped", []).append(
+                    {"official": name, "why": "metamotivo's towers end at hidden_dim // 2"}
+                )
+                continue
+            if name in BREEZE_DRIVER:
+                try:
+                    sizes = breeze_driver_args(name, config, size, obs_dim, action_dim)
+                except ValueError as e:
+                    print(f"  {label}: skipping {name} ({e})")
+                    row.setdefault("skipped", []).append({"official": name, "why": str(e)})
                     continue
-                officials.append(Official(args, name, repo, sizes, rows, episode_length))
-                times[name] = []
-        ours = Ours(config, env, dataset, steps)
+            else:
+                sizes = official_args(config, obs_dim, action_dim)
+            officials.append(Official(args, name, repo, sizes, rows, episode_length))
+            times[name] = []
+        ours = Ours(config, env, dataset, steps, AGENTS[agent])
         row["ours_compile_s"] = ours.compile_s
         row["ours_flops_per_step"] = ours.flops_per_step
         row["ours_params"] = ours.params
@@ -280,7 +390,9 @@ def measure(args: argparse.Namespace, size: str) -> dict[str, Any]:
     row["load_per_window"] = loads
     row["ours_window_s"] = times["ours"]
     row["ours_steps_per_s"] = steps / statistics.median(times["ours"])
-    line = f"  {size}: ours {row['ours_steps_per_s']:,.3f} steps/s (compile {ours.compile_s:.1f} s)"
+    line = (
+        f"  {label}: ours {row['ours_steps_per_s']:,.3f} steps/s (compile {ours.compile_s:.1f} s)"
+    )
     for o in officials:
         s = times[o.name]
         row[f"{o.name}_window_s"] = s
@@ -303,9 +415,45 @@ def measure(args: argparse.Namespace, size: str) -> dict[str, Any]:
     return row
 
 
+def breeze_over_fb(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per FB row, what one BREEZE step of the same size costs in FB steps: ours (steps/s and
+    XLA's flops) and the official code's (its BREEZE against its FB, steps/s and torch's flops)."""
+    out = []
+    for b in (r for r in rows if r["agent"] == "breeze"):
+        for f in (r for r in rows if r["agent"] == "fb" and r["size"] == b["size"]):
+            entry: dict[str, Any] = {
+                "size": b["size"],
+                "breeze_batch": b["config"]["batch_size"],
+                "fb_batch": f["config"]["batch_size"],
+                "ours_time_ratio": f["ours_steps_per_s"] / b["ours_steps_per_s"],
+                "ours_flops_ratio": b["ours_flops_per_step"] / f["ours_flops_per_step"],
+            }
+            if "breeze_steps_per_s" in b and "fb_steps_per_s" in f:
+                entry["official_time_ratio"] = f["fb_steps_per_s"] / b["breeze_steps_per_s"]
+                bf = b["breeze_info"].get("flops_per_step")
+                ff = f["fb_info"].get("flops_per_step")
+                if bf and ff:
+                    entry["official_flops_ratio"] = bf / ff
+            print(
+                "  BREEZE / FB per step, "
+                + ", ".join(f"{k} {v:.3g}" for k, v in entry.items() if "ratio" in k)
+                + f" (FB batch {entry['fb_batch']})"
+            )
+            out.append(entry)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agent", choices=AGENTS, default="fb", help="the agent timed")
     parser.add_argument("--sizes", nargs="*", default=["paper", "cpu"], choices=SIZES)
+    parser.add_argument(
+        "--fb-batches",
+        type=int,
+        nargs="*",
+        default=[],
+        help="--agent breeze: also time our FB at each size with these batch sizes",
+    )
     parser.add_argument("--steps", type=int, default=None, help="gradient steps per window")
     parser.add_argument("--repeats", type=int, default=5, help="windows per side")
     parser.add_argument("--rows", type=int, default=100_000, help="paper size: synthetic rows")
@@ -314,12 +462,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="append",
         default=[],
         metavar="NAME=REPO",
-        help="an official implementation (controllable_agent or metamotivo) and its checkout",
+        help="an official implementation and its checkout: controllable_agent or metamotivo "
+        "(FB driver), breeze or fb (BREEZE driver)",
     )
     parser.add_argument("--official-python", default=sys.executable)
     parser.add_argument("--official-driver", default=None, help="the driver script")
     parser.add_argument(
         "--official-threads", type=int, default=0, help="torch threads (0: default)"
+    )
+    parser.add_argument(
+        "--official-warmup", type=int, default=None, help="driver updates before timing"
     )
     parser.add_argument(
         "--official-steps-per-second",
@@ -338,7 +490,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out["xla_flags"] = os.environ.get("XLA_FLAGS", "")
     out["command_line"] = shlex.join([sys.executable, *sys.argv])
     print(f"hardware: {out['hardware']}")
-    out["rows"] = [measure(args, size) for size in args.sizes]
+    rows = []
+    for size in args.sizes:
+        rows.append(measure(args, size, args.agent))
+        if args.agent == "breeze":
+            rows += [measure(args, size, "fb", batch) for batch in args.fb_batches]
+    out["rows"] = rows
+    if args.agent == "breeze":
+        out["breeze_over_fb"] = breeze_over_fb(rows)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         save_json(out, args.out)
