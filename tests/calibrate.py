@@ -11,6 +11,8 @@
     python tests/calibrate.py polychromic_four_rooms --keys 42 0  # both vs BC on Four Rooms
     python tests/calibrate.py rnd --keys 0 1 2 3     # RND vs random coverage of the four rooms
     python tests/calibrate.py fb --keys 0 1          # FB zero-shot per task vs random (+ broken)
+    python tests/calibrate.py breeze --keys 0 1      # the same for BREEZE
+    python tests/calibrate.py in_sample --keys 0 1   # FB's and BREEZE's action gaps, narrow data
 
 Each key runs the test's own function (the same settings, imported from the test module) for a
 disjoint set of seeds and prints the per-seed figures with their mean, min and max: the numbers
@@ -140,17 +142,39 @@ def rnd(key: int) -> None:
         _show(f"{name} coverage", values, time.time() - start)
 
 
-def fb(key: int) -> None:
-    import test_fb_learning as t
+def _zero_shot(key: int, runs) -> None:
+    import test_zero_shot_learning as t
 
-    for label, config in (("fb", t.FB_CPU), ("broken", t.BROKEN)):
+    for label, agent, config in runs(t):
         start = time.time()
-        out = t.zero_shot_returns(key, config)
+        out = t.zero_shot_returns(key, agent, config)
         seconds = time.time() - start
         for i, task in enumerate(t.TASKS):
-            _show(f"{label} {task}", out["fb"][:, i], seconds)
+            _show(f"{label} {task}", out["agent"][:, i], seconds)
+        _show(f"{label} action gap", out["gap"], seconds)
         print(f"  {'':<24} random {np.round(out['random'], 1).tolist()}", flush=True)
-        print(f"  {'':<24} passes: {t.passes(out['fb'], out['random'])}", flush=True)
+        print(f"  {'':<24} passes: {t.passes(out['agent'], out['random'])}", flush=True)
+
+
+def fb(key: int) -> None:
+    _zero_shot(key, lambda t: (("fb", t.fb, t.FB_CPU), ("broken", t.fb, t.BROKEN)))
+
+
+def in_sample(key: int) -> None:
+    import test_zero_shot_learning as t
+
+    for label, agent, config in (("fb", t.fb, t.FB_CPU), ("breeze", t.breeze, t.BREEZE_CPU)):
+        start = time.time()
+        out = t.zero_shot_returns(
+            key, agent, config, data_name="narrow", steps=t.IN_SAMPLE_STEPS, evaluate=False
+        )
+        _show(f"{label} action gap", out["gap"], time.time() - start)
+
+
+def breeze(key: int) -> None:
+    _zero_shot(
+        key, lambda t: (("breeze", t.breeze, t.BREEZE_CPU), ("broken", t.breeze, t.BREEZE_BROKEN))
+    )
 
 
 def main() -> None:
@@ -168,6 +192,8 @@ def main() -> None:
             "polychromic_four_rooms",
             "rnd",
             "fb",
+            "breeze",
+            "in_sample",
         ],
     )
     parser.add_argument("--keys", type=int, nargs="+", default=[0, 1])

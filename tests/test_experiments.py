@@ -123,11 +123,10 @@ SCRIPTS = {
     "dqc": ([*DQC, *COMMON, "--seeds", "2"], 40, 60),  # compiles shared with dqc_variants
     "dqc_variants": ([*DQC, *COMMON, "--variants", "dqc", "gcfbc", "--seeds", "2"], 40, 60),
     "polychromic_ppo": ([*POLY, *COMMON, "--seeds", "2"], 352, 528),
-    "fb": ([*FB, *COMMON, "--seeds", "2"], 40, 60),
     "zero_shot": ([*BOTH, *COMMON, "--seeds", "2"], 40, 60),
 }
-"""(experiments/breeze.py is zero_shot.py with ``--agents breeze``: zero_shot's resume test
-covers its resume with both agents, its --help test below.)"""
+"""(experiments/fb.py and breeze.py are zero_shot.py with ``--agents fb`` or ``breeze``:
+zero_shot's resume test covers their resume with both agents; their --help tests are below.)"""
 
 
 def script(name: str):
@@ -273,8 +272,7 @@ def assert_policies_load(report: runs.Report) -> None:
 def test_fb_reports_each_task_next_to_random_and_td3(reach_dataset, tmp_path):
     """experiments/fb.py's table: a row per task (and their mean) with FB's zero-shot return,
     the random policy's and TD3+BC's on the task's true reward, finite for every seed; FB's
-    zero-shot curve has a point per checkpoint. (Same flags as its resume test above, so the
-    compiled chunks are shared.)"""
+    zero-shot curve has a point per checkpoint. (Its resume is zero_shot.py's resume test.)"""
     argv = [*(a.replace("{reach}", reach_dataset) for a in FB), *COMMON, "--seeds", "2"]
     report = script("fb").main([*argv, "--total-steps", "40", "--run-dir", str(tmp_path)])
     with open(os.path.join(report.path, "results.json")) as f:
@@ -443,7 +441,7 @@ def literal_choices(cls: type) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-@pytest.mark.parametrize("name", [*SCRIPTS, "breeze", "make_dataset"])
+@pytest.mark.parametrize("name", [*SCRIPTS, "fb", "breeze", "make_dataset"])
 def test_help_lists_string_choices(name, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")
     module = script(name)

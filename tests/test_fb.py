@@ -1,6 +1,7 @@
 """FB (agents/fb.py): the agent's losses against NumPy on its own network outputs, the invariants
 (determinism, vmap over seeds, bit-identical resume), task inference, and bad input. The
-zero-shot learning test is in tests/test_fb_learning.py; the core's losses in test_zero_shot.py."""
+zero-shot learning test is in tests/test_zero_shot_learning.py; the core's losses in
+test_zero_shot.py."""
 
 from __future__ import annotations
 
