@@ -770,26 +770,17 @@ def fb_loss(
     next_obs = batch["next_obs"]
     target_f = _apply(nets.forward, target_params["forward"], next_obs, action_next, z, key=k_tf)
     target_b = _apply(nets.backward, target_params["backward"], next_obs, key=k_tb)
-    target_m = jnp.min(jnp.einsum("eid,jd->eij", target_f, target_b), axis=0)
     f = _apply(nets.forward, fb_params["forward"], batch["obs"], batch["action"], z, key=k_f)
     b = _apply(nets.backward, fb_params["backward"], next_obs, key=k_b)
-    m = jnp.einsum("eid,jd->eij", f, b)
     discount = config.discount * batch["mask"]
-    losses, parts = jax.vmap(zero_shot.fb_measure_loss, (0, None, None))(m, target_m, discount)
-    ortho = zero_shot.orthonormality_loss(b, config.ortho_form)
+    measure, info = zero_shot.twin_measure_loss(
+        f, b, target_f, target_b, discount, config.ortho_coef, config.ortho_form
+    )
     reward = implicit_reward(b, z, config.cov_ridge)
     next_value = nets.value.apply(value_params, next_obs, z)
     q_reg = q_regulariser(f, z, reward, next_value, discount)
-    loss = jnp.sum(losses) + config.ortho_coef * ortho + config.q_reg_coef * q_reg
-    info = {
-        "fb_loss": jnp.sum(losses),
-        "fb_offdiag": jnp.sum(parts["fb_offdiag"]),
-        "fb_diag": jnp.sum(parts["fb_diag"]),
-        "ortho_loss": ortho,
-        "q_reg_loss": q_reg,
-        "implicit_reward_mean": jnp.mean(reward),
-        "m_diag_mean": jnp.mean(jnp.diagonal(m, axis1=1, axis2=2)),
-    }
+    loss = measure + config.q_reg_coef * q_reg
+    info = {**info, "q_reg_loss": q_reg, "implicit_reward_mean": jnp.mean(reward)}
     return loss, info
 
 

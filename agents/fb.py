@@ -424,22 +424,12 @@ def fb_loss(
     next_action = target_action(pi_next, key, config.policy_noise, config.noise_clip)
     target_f = nets.forward.apply(target_params["forward"], batch["next_obs"], next_action, z)
     target_b = nets.backward.apply(target_params["backward"], batch["next_obs"])
-    target_m = jnp.min(jnp.einsum("eid,jd->eij", target_f, target_b), axis=0)
     f = nets.forward.apply(fb_params["forward"], batch["obs"], batch["action"], z)
     b = nets.backward.apply(fb_params["backward"], batch["next_obs"])
-    m = jnp.einsum("eid,jd->eij", f, b)
     discount = config.discount * batch["mask"]
-    losses, parts = jax.vmap(zero_shot.fb_measure_loss, (0, None, None))(m, target_m, discount)
-    ortho = zero_shot.orthonormality_loss(b, config.ortho_form)
-    loss = jnp.sum(losses) + config.ortho_coef * ortho
-    info = {
-        "fb_loss": jnp.sum(losses),
-        "fb_offdiag": jnp.sum(parts["fb_offdiag"]),
-        "fb_diag": jnp.sum(parts["fb_diag"]),
-        "ortho_loss": ortho,
-        "m_diag_mean": jnp.mean(jnp.diagonal(m, axis1=1, axis2=2)),
-    }
-    return loss, info
+    return zero_shot.twin_measure_loss(
+        f, b, target_f, target_b, discount, config.ortho_coef, config.ortho_form
+    )
 
 
 def actor_loss(

@@ -227,6 +227,34 @@ def orthonormality_loss(b: jax.Array, form: OrthoForm = "metamotivo") -> jax.Arr
     return -2.0 * diag + offdiag
 
 
+def twin_measure_loss(
+    f: jax.Array,
+    b: jax.Array,
+    target_f: jax.Array,
+    target_b: jax.Array,
+    discount: jax.Array,
+    ortho_coef: jax.Array,
+    form: OrthoForm,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """FB's loss with twin forward maps, as FB and BREEZE train it: :func:`fb_measure_loss`
+    of each twin ``M_k = F_k B^T`` against ``min_k F_k_targ B_targ^T`` (the elementwise min of the
+    two target matrices), summed over the twins, plus ``ortho_coef`` times
+    :func:`orthonormality_loss` of ``B``. ``f``, ``target_f``: ``[2, n, d]`` at ``(s, a)`` and
+    ``(s', a')``; ``b``, ``target_b``: ``[n, d]`` at ``s'``; ``discount [n]``."""
+    target_m = jnp.min(jnp.einsum("eid,jd->eij", target_f, target_b), axis=0)
+    m = jnp.einsum("eid,jd->eij", f, b)
+    losses, parts = jax.vmap(fb_measure_loss, (0, None, None))(m, target_m, discount)
+    ortho = orthonormality_loss(b, form)
+    info = {
+        "fb_loss": jnp.sum(losses),
+        "fb_offdiag": jnp.sum(parts["fb_offdiag"]),
+        "fb_diag": jnp.sum(parts["fb_diag"]),
+        "ortho_loss": ortho,
+        "m_diag_mean": jnp.mean(jnp.diagonal(m, axis1=1, axis2=2)),
+    }
+    return jnp.sum(losses) + ortho_coef * ortho, info
+
+
 def infer_z_from_rewards(b: jax.Array, rewards: jax.Array) -> jax.Array:
     """FB task inference (Touati et al. 2023, eq. 7): ``z_r = sqrt(d) normalise(mean_i r_i
     B(s_i))`` from reward-labelled states ``b [N, d]``, ``rewards [N]`` (``B`` of the state the

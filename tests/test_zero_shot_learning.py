@@ -115,11 +115,10 @@ def zero_shot_returns(
     states = jax.jit(jax.lax.map, static_argnums=0)(
         lambda k: agent.init(config, env, k, prepared), keys
     )
-    unit = agent.prepare_data(config, env, data)  # actions in [-1, 1], as the agents act
     probe = jax.random.choice(jax.random.key(11), data.observations.shape[0], (PROBE_STATES,))
     probe_obs = data.observations[probe]
     _, rows = neighbors.query(neighbors.build_index(data.observations), probe_obs, NEIGHBOURS)
-    neighbour_actions = unit.actions[rows]  # [PROBE_STATES, NEIGHBOURS, A]
+    neighbour_actions = prepared.actions[rows]  # in [-1, 1], as the agents act
 
     def train_and_evaluate(state):
         state, _ = jax.lax.scan(
