@@ -87,9 +87,8 @@ from jaxrl.config import (
     check_ranges,
     check_sizes,
     require_box,
-    require_vector_obs,
 )
-from jaxrl.data import Dataset, sample_transitions, transforms
+from jaxrl.data import Dataset, sample_transitions
 from jaxrl.data.transforms import NormalizedDataset, normalize
 from jaxrl.networks import ema
 from jaxrl.types import Env, Metrics, PRNGKey
@@ -554,18 +553,16 @@ def optimisers(config: Config) -> dict[str, optax.GradientTransformation]:
 
 
 def check_env(config: Config, env: Env) -> None:
-    """Raise a ValueError naming the env unless BREEZE can train on it: continuous (``Box``)
-    actions and vector observations. Cheap: reads ``env.spec`` only."""
+    """Raise a ValueError naming the env unless BREEZE can train on it
+    (:func:`jaxrl.zero_shot.check_agent_env`: ``Box`` actions, vector observations)."""
     del config
-    require_box("BREEZE", env)
-    require_vector_obs("BREEZE", env)
+    zero_shot.check_agent_env("BREEZE", env)
 
 
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
-    """Check ``dataset`` against ``env``, map its actions to ``[-1, 1]`` and (with
-    ``normalize_obs``) normalise its observations. The dataset's rewards are never read."""
-    check_env(config, env)
-    return transforms.prepare(dataset, env.spec, config.normalize_obs)
+    """``dataset`` checked against ``env``, actions in ``[-1, 1]``, observations normalised with
+    ``normalize_obs`` (:func:`jaxrl.zero_shot.prepare_agent_data`); its rewards are never read."""
+    return zero_shot.prepare_agent_data("BREEZE", env, dataset, config.normalize_obs)
 
 
 class State(struct.PyTreeNode):
@@ -918,8 +915,7 @@ def act(
     """:func:`policy` with the state's task ``state.z``. Best-of-K sampling is BREEZE's acting
     rule in training and evaluation alike, so ``deterministic`` changes nothing."""
     del deterministic
-    z = jnp.broadcast_to(state.z, (obs.shape[0], state.z.shape[-1]))
-    return policy(config, env, state, obs, z, key)
+    return zero_shot.act_on_state_task(policy, config, env, state, obs, key)
 
 
 def backward(config: Config, env: Env, state: State, obs: jax.Array) -> jax.Array:
@@ -941,14 +937,12 @@ def infer_task_from_data(
     config: Config, env: Env, state: State, data: Any, rewards: jax.Array, key: PRNGKey
 ) -> jax.Array:
     """:func:`infer_task` on ``config.inference_samples`` random rows of ``data``, ``rewards
-    [N]`` the task's reward of every row (as :func:`jaxrl.agents.fb.infer_task_from_data`)."""
-    next_obs, rewards = zero_shot.inference_rows(data, rewards, config.inference_samples, key)
-    return infer_task(config, env, state, next_obs, rewards)
+    [N]`` the task's reward of every row (:func:`jaxrl.zero_shot.infer_task_from_rows`)."""
+    return zero_shot.infer_task_from_rows(infer_task, config, env, state, data, rewards, key)
 
 
-def with_task(state: State, z: jax.Array) -> State:
-    """``state`` whose :func:`act` follows task ``z``."""
-    return state.replace(z=jnp.asarray(z, jnp.float32))
+with_task = zero_shot.with_task
+"""``with_task(state, z)``: ``state`` whose :func:`act` follows task ``z``."""
 
 
 def replace(config: Config, **changes: Any) -> Config:

@@ -57,9 +57,8 @@ from jaxrl.config import (
     check_ranges,
     check_sizes,
     require_box,
-    require_vector_obs,
 )
-from jaxrl.data import Dataset, sample_transitions, transforms
+from jaxrl.data import Dataset, sample_transitions
 from jaxrl.data.transforms import NormalizedDataset, normalize
 from jaxrl.networks import MLP, Ensemble, ema
 from jaxrl.types import Env, Metrics, PRNGKey
@@ -196,13 +195,16 @@ class ForwardMap(nn.Module):
 
 
 class BackwardMap(nn.Module):
-    """``B(s)`` on the ``sqrt(d)`` sphere: Linear-LayerNorm-tanh, ReLU layers, Linear."""
+    """``B(s)`` on the ``sqrt(d)`` sphere: Linear-LayerNorm-tanh, ReLU layers, Linear; with no
+    hidden layers, one Linear (TD-JEPA's linear state encoder)."""
 
     z_dim: int
     hidden_sizes: tuple[int, ...]
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
+        if not self.hidden_sizes:
+            return zero_shot.project_sphere(nn.Dense(self.z_dim)(obs))
         x = LayerNormTanh(self.hidden_sizes[0])(obs)
         x = MLP(self.hidden_sizes[1:], self.z_dim, activation="relu")(x)
         return zero_shot.project_sphere(x)
@@ -255,19 +257,16 @@ def make_networks(config: Config, env: Env) -> Networks:
 
 
 def check_env(config: Config, env: Env) -> None:
-    """Raise a ValueError naming the env unless FB can train on it: continuous (``Box``)
-    actions and vector observations. Cheap: reads ``env.spec`` only."""
+    """Raise a ValueError naming the env unless FB can train on it
+    (:func:`jaxrl.zero_shot.check_agent_env`: ``Box`` actions, vector observations)."""
     del config
-    require_box("FB", env)
-    require_vector_obs("FB", env)
+    zero_shot.check_agent_env("FB", env)
 
 
 def prepare_data(config: Config, env: Env, dataset: Dataset) -> NormalizedDataset:
-    """Check ``dataset`` against ``env``, map its actions to ``[-1, 1]`` and (with
-    ``normalize_obs``) normalise its observations (:func:`jaxrl.data.transforms.prepare`). The
-    dataset's own rewards are never read: FB is reward-free."""
-    check_env(config, env)
-    return transforms.prepare(dataset, env.spec, config.normalize_obs)
+    """``dataset`` checked against ``env``, actions in ``[-1, 1]``, observations normalised with
+    ``normalize_obs`` (:func:`jaxrl.zero_shot.prepare_agent_data`); its rewards are never read."""
+    return zero_shot.prepare_agent_data("FB", env, dataset, config.normalize_obs)
 
 
 class State(struct.PyTreeNode):
@@ -354,9 +353,8 @@ def act(
     deterministic: bool = True,
 ) -> jax.Array:
     """``pi_z`` with the state's task ``state.z`` (deterministic; ``key`` unused)."""
-    del key, deterministic
-    z = jnp.broadcast_to(state.z, (obs.shape[0], state.z.shape[-1]))
-    return policy(config, env, state, obs, z)
+    del deterministic
+    return zero_shot.act_on_state_task(policy, config, env, state, obs, key)
 
 
 def backward(config: Config, env: Env, state: State, obs: jax.Array) -> jax.Array:
@@ -382,16 +380,13 @@ def infer_task(
 def infer_task_from_data(
     config: Config, env: Env, state: State, data: Any, rewards: jax.Array, key: PRNGKey
 ) -> jax.Array:
-    """:func:`infer_task` on ``config.inference_samples`` rows of ``data`` drawn at random
-    (without replacement when the data has enough rows), ``rewards [N]`` the task's reward of
-    every row (``jaxrl.zero_shot.task_rewards_of``)."""
-    next_obs, rewards = zero_shot.inference_rows(data, rewards, config.inference_samples, key)
-    return infer_task(config, env, state, next_obs, rewards)
+    """:func:`infer_task` on ``config.inference_samples`` random rows of ``data``, ``rewards
+    [N]`` the task's reward of every row (:func:`jaxrl.zero_shot.infer_task_from_rows`)."""
+    return zero_shot.infer_task_from_rows(infer_task, config, env, state, data, rewards, key)
 
 
-def with_task(state: State, z: jax.Array) -> State:
-    """``state`` whose :func:`act` follows task ``z``."""
-    return state.replace(z=jnp.asarray(z, jnp.float32))
+with_task = zero_shot.with_task
+"""``with_task(state, z)``: ``state`` whose :func:`act` follows task ``z``."""
 
 
 # --- the update --------------------------------------------------------------------------------

@@ -302,6 +302,63 @@ def successor_measure(transitions: jax.Array, policy: jax.Array, discount: float
     return jnp.einsum("sat,tu->sau", transitions, resolvent)
 
 
+# --- the zero-shot agent API (FB, BREEZE, TD-JEPA) ----------------------------------------------
+#
+# Every zero-shot agent module has ``check_env``, ``prepare_data``, ``policy(config, env, state,
+# obs, z, key)``, ``act``, ``backward`` (task features), ``infer_task``, ``infer_task_from_data``
+# and ``with_task``, and a ``State`` with ``z``; these helpers are the parts they share.
+
+
+def check_agent_env(name: str, env: Env) -> None:
+    """Raise a ValueError naming the env unless the zero-shot agent ``name`` can train on it:
+    continuous (``Box``) actions and vector observations. Cheap: reads ``env.spec`` only."""
+    from jaxrl.config import require_box, require_vector_obs
+
+    require_box(name, env)
+    require_vector_obs(name, env)
+
+
+def prepare_agent_data(name: str, env: Env, dataset: Any, normalize_obs: bool) -> Any:
+    """Check ``dataset`` against ``env`` (:func:`check_agent_env`), map its actions to ``[-1, 1]``
+    and (with ``normalize_obs``) normalise its observations
+    (:func:`jaxrl.data.transforms.prepare`). The dataset's rewards are never read: the agents
+    are reward-free."""
+    from jaxrl.data import transforms
+
+    check_agent_env(name, env)
+    return transforms.prepare(dataset, env.spec, normalize_obs)
+
+
+def act_on_state_task(
+    policy: Callable[..., jax.Array], config: Any, env: Env, state: Any, obs: jax.Array, key: Any
+) -> jax.Array:
+    """An agent's ``act``: its ``policy`` with the state's task ``state.z`` for every row of
+    ``obs [N, ...]``."""
+    z = jnp.broadcast_to(state.z, (obs.shape[0], state.z.shape[-1]))
+    return policy(config, env, state, obs, z, key)
+
+
+def infer_task_from_rows(
+    infer_task: Callable[..., jax.Array],
+    config: Any,
+    env: Env,
+    state: Any,
+    data: Any,
+    rewards: jax.Array,
+    key: PRNGKey,
+) -> jax.Array:
+    """An agent's ``infer_task_from_data``: its ``infer_task(config, env, state, next_obs,
+    rewards)`` on ``config.inference_samples`` random rows of ``data`` (:func:`inference_rows`),
+    ``rewards [N]`` the task's reward of every row (:func:`task_rewards_of`)."""
+    next_obs, rewards = inference_rows(data, rewards, config.inference_samples, key)
+    return infer_task(config, env, state, next_obs, rewards)
+
+
+def with_task(state: Any, z: jax.Array) -> Any:
+    """An agent's ``state`` whose ``act`` follows task ``z``."""
+    return state.replace(z=jnp.asarray(z, jnp.float32))
+
+
 # --- zero-shot evaluation ----------------------------------------------------------------------
 
 ZPolicyFn = Callable[[jax.Array, jax.Array, PRNGKey], jax.Array]
