@@ -1,7 +1,8 @@
 """Agents: one module per algorithm, each with ``Config``, ``State``, ``init``, ``train_step``,
 ``act`` and ``steps_per_iteration`` so that :func:`jaxrl.train` can run any of them. Offline
-agents (BC, TD3+BC, PRDC, DQC, GCFBC, FB, BREEZE) also take the dataset: ``init(config, env,
-key, data)``, ``train_step(config, env, state, data)`` and ``prepare_data(config, env, dataset)``.
+agents (BC, TD3+BC, PRDC, DQC, GCFBC, FB, BREEZE, TD-JEPA) also take the dataset: ``init(config,
+env, key, data)``, ``train_step(config, env, state, data)`` and ``prepare_data(config, env,
+dataset)``.
 
 Each module also has ``check_env(config, env)``: a cheap check (it reads ``env.spec`` only) that
 raises a ``ValueError`` naming the env when the agent cannot train on it (GoRL, TD3+BC and PRDC
@@ -21,6 +22,7 @@ from jaxrl.agents import (
     props,
     rnd,
     td3_bc,
+    td_jepa,
 )
 
 REGISTRY = {
@@ -36,6 +38,7 @@ REGISTRY = {
     "rnd": rnd,
     "fb": fb,
     "breeze": breeze,
+    "td_jepa": td_jepa,
 }
 
 __all__ = [
@@ -51,5 +54,6 @@ __all__ = [
     "props",
     "rnd",
     "td3_bc",
+    "td_jepa",
     "REGISTRY",
 ]

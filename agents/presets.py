@@ -12,7 +12,18 @@ from typing import Literal
 
 import numpy as np
 
-from jaxrl.agents import breeze, dqc, fb, gcfbc, gorl, polychromic_ppo, ppo, props, rnd
+from jaxrl.agents import (
+    breeze,
+    dqc,
+    fb,
+    gcfbc,
+    gorl,
+    polychromic_ppo,
+    ppo,
+    props,
+    rnd,
+    td_jepa,
+)
 
 PPO_PRESETS: dict[str, ppo.Config] = {
     # Swing-up in about 400k steps (eval return about -200; random policy about -1200).
@@ -506,3 +517,78 @@ the paper's table for ExORL RND data (``docs/domain_specific_hyp.md``): ``walker
 ``quadruped`` and ``jaco`` (T 10, K_train 1, rho_a 0: the target uses the one EMA-actor sample).
 Every row shares the attention networks, batch 512, z_dim 50, ortho 10, omega_q 1e-3, expectile
 0.99, alpha 0.05 and K_eval 64."""
+
+TD_JEPA_CPU = td_jepa.Config(
+    z_dim=50,
+    phi_dim=50,
+    batch_size=256,
+    learning_rate=1e-3,
+    psi_learning_rate=1e-3,
+    actor_learning_rate=1e-3,
+    discount=0.95,
+    tau=0.01,
+    phi_hidden_sizes=(64, 64),
+    psi_hidden_sizes=(64, 64),
+    predictor_hidden=64,
+    actor_hidden=64,
+    inference_samples=10_000,
+    phi_ortho_coef=3.0,
+    psi_ortho_coef=3.0,
+    normalize_obs=True,
+)
+"""TD-JEPA at CPU scale (the zero-shot tests, ``experiments/td_jepa.py --preset cpu``): FB_CPU's
+sizes and rates (z_dim 50, batch 256, 64-wide networks, lr 1e-3 for every network, gamma 0.95,
+normalised observations, target EMA 0.01: the official 0.001 is sized for 3M steps and would
+leave the targets near their initialisation after a thousand), 50-d phi with two hidden layers
+(a linear phi of a 2-d position is nearly the position itself), and ortho 3 on both encoders.
+The DMC launch's 0.1 (its sweep reaches 1; OGBench's launches 10) left the right-hand rooms
+unsolved on some seeds here: on the four rooms, 4 seeds, data key 0, mean over tasks 41.6 at
+0.1, 63.5 at 1, 83.1 at 3, 72.5 at 10 (FB_CPU: 82.0); see tests/test_zero_shot_learning.py."""
+
+TD_JEPA_DMC = td_jepa.Config()
+"""The official DMC-proprio launch (``scripts/train/proprio/launch_td_jepa_dmc.py``): a linear
+256-d phi, psi 2 x 256 -> 50, predictors 1024 wide with one hidden layer, actor 1024 on phi(s),
+batch 1024, gamma 0.98, ortho 0.1 / 0.1, tau 0.001, lr 1e-4, 3M steps."""
+
+TD_JEPA_OGBENCH = td_jepa.Config(
+    phi_dim=50,
+    phi_hidden_sizes=(512, 512, 512, 512),
+    psi_hidden_sizes=(512, 512, 512, 512),
+    predictor_hidden=512,
+    predictor_layers=2,
+    actor_hidden=512,
+    actor_layers=2,
+    actor_input="obs",
+    batch_size=256,
+    discount=0.99,
+    phi_ortho_coef=1.0,
+    psi_ortho_coef=1.0,
+    tau=0.005,
+    scale_train_goals=True,
+    bc_coef=0.3,
+)
+"""The official OGBench-proprio launch (``launch_td_jepa_ogbench.py``), navigation row (antmaze,
+bc 0.3): phi and psi 4 x 512 -> 50, predictors 512 wide with two hidden layers, the actor on the
+observation, batch 256, gamma 0.99, ortho 1 / 1, tau 0.005, goal tasks scaled by Cov^-1, 1M
+steps. The official OGBench actor is a noise-conditioned one-step policy regularised towards a
+flow-BC model; ours is the deterministic TD3 actor with the squared-error BC term (the DMC agent's
+``bc_coeff`` form)."""
+
+TD_JEPA_PRESETS: dict[str, td_jepa.Config] = {
+    "cpu": TD_JEPA_CPU,
+    "paper": TD_JEPA_DMC,
+    "dmc": TD_JEPA_DMC,
+    "dmc_pointmass": dataclasses.replace(TD_JEPA_DMC, discount=0.99, actor_learning_rate=1e-6),
+    "dmc_sym": dataclasses.replace(
+        TD_JEPA_DMC, symmetric=True, phi_dim=50, phi_hidden_sizes=(256, 256)
+    ),
+    "ogbench": TD_JEPA_OGBENCH,
+    "ogbench_manipulation": dataclasses.replace(TD_JEPA_OGBENCH, bc_coef=3.0),
+    "ogbench_sym": dataclasses.replace(TD_JEPA_OGBENCH, symmetric=True),
+}
+"""The TD-JEPA scripts' ``--preset`` choices: ``cpu`` (:data:`TD_JEPA_CPU`), ``paper`` = ``dmc``
+(:data:`TD_JEPA_DMC`), ``dmc_pointmass`` (the launch's point-mass row: gamma 0.99, actor lr
+1e-6), ``dmc_sym`` (``launch_td_jepa_sym_dmc.py``: one 2 x 256 -> 50 encoder), ``ogbench``
+(:data:`TD_JEPA_OGBENCH`, antmaze), ``ogbench_manipulation`` (cube, scene, puzzle: bc 3) and
+``ogbench_sym``. The launches sweep lr_psi {1e-4, 1e-5} and psi's ortho {0.01, 0.1, 1} (DMC)
+per domain; the presets hold the launch files' base values (lr 1e-4, ortho 0.1 on DMC)."""

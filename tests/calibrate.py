@@ -13,6 +13,9 @@
     python tests/calibrate.py fb --keys 0 1          # FB zero-shot per task vs random (+ broken)
     python tests/calibrate.py breeze --keys 0 1      # the same for BREEZE
     python tests/calibrate.py in_sample --keys 0 1   # FB's and BREEZE's action gaps, narrow data
+    python tests/calibrate.py td_jepa --keys 0 1     # TD-JEPA, TD-JEPA-sym and broken, zero-shot
+    python tests/calibrate.py td_jepa_collapse --keys 0  # ranks of Cov(psi), with / without ortho
+    python tests/calibrate.py td_jepa_sf --keys 0    # successor-feature errors, 8 random MDPs
 
 Each key runs the test's own function (the same settings, imported from the test module) for a
 disjoint set of seeds and prints the per-seed figures with their mean, min and max: the numbers
@@ -177,6 +180,45 @@ def breeze(key: int) -> None:
     )
 
 
+def td_jepa(key: int) -> None:
+    _zero_shot(
+        key,
+        lambda t: (
+            ("td_jepa", t.td_jepa, t.TD_JEPA_CPU),
+            ("td_jepa_sym", t.td_jepa, t.TD_JEPA_SYM),
+            ("broken", t.td_jepa, t.TD_JEPA_BROKEN),
+        ),
+    )
+
+
+def td_jepa_collapse(key: int) -> None:
+    import test_td_jepa as t
+
+    del key  # the module's seeds are fixed; 8 of them
+    for label, ortho, symmetric in (
+        ("asym, preset ortho", t.TD_JEPA_CPU.psi_ortho_coef, False),
+        ("asym, no ortho", 0.0, False),
+        ("sym, preset ortho", t.TD_JEPA_CPU.psi_ortho_coef, True),
+        ("sym, no ortho", 0.0, True),
+    ):
+        start = time.time()
+        ranks = t.psi_ranks(ortho, symmetric, seeds=8)
+        for i, row in enumerate(ranks):
+            _show(f"{label} rank@{(i + 1) * t.COLLAPSE_EVERY}", row, time.time() - start)
+
+
+def td_jepa_sf(key: int) -> None:
+    import test_td_jepa as t
+
+    for immediate in ("next", "current"):
+        start = time.time()
+        errors = []
+        for mdp in range(8 * key, 8 * key + 8):
+            learned, exact = t.train_successor_features(immediate, mdp)
+            errors.append(np.abs(learned - exact).max() / np.abs(exact).max())
+        _show(f"successor features, psi({immediate})", np.asarray(errors), time.time() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -194,6 +236,9 @@ def main() -> None:
             "fb",
             "breeze",
             "in_sample",
+            "td_jepa",
+            "td_jepa_collapse",
+            "td_jepa_sf",
         ],
     )
     parser.add_argument("--keys", type=int, nargs="+", default=[0, 1])

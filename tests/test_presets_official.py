@@ -5,7 +5,8 @@
 Every row cites the file and line of the official code it was read from (TD3+BC: sfujim/TD3_BC
 @8791ad7; PRDC: LAMDA-RL/PRDC @9f38464; PROPS: NicholasCorrado/PPOROS @a0c8708, its script and
 its archived run configs; GoRL: bennidict23/GoRL @1461fb0 with google-deepmind/mujoco_playground
-@d5e6b47 for ``brax_ppo_config``), so an edit that drifts from them fails here and says where to
+@d5e6b47 for ``brax_ppo_config``; BREEZE: Whiterrrrr/BREEZE @9d83548; TD-JEPA:
+marbaga/td_jepa_public @9152a32), so an edit that drifts from them fails here and says where to
 look.
 
 A field the official code does not have is listed in ``OURS_ONLY`` with the reason; a new
@@ -721,3 +722,77 @@ def test_breeze_rows_cover_every_config_field():
 
     covered = {r[0] for r in BREEZE_PAPER} | set(BREEZE_OURS_ONLY)
     assert covered == {f.name for f in dataclasses.fields(breeze.Config)}
+
+
+# --- TD-JEPA: marbaga/td_jepa_public @9152a32 ----------------------------------------------------
+
+TD_JEPA_DMC: list[tuple[str, object, str]] = [
+    # (Config field, official value, where in marbaga/td_jepa_public @9152a32); LD is
+    # scripts/train/proprio/launch_td_jepa_dmc.py, A metamotivo/agents/td_jepa/agent.py, M
+    # metamotivo/agents/td_jepa/model.py
+    ("predictor_hidden", 1024, "LD:32-33 (phi_predictor / psi_predictor hidden_dim)"),
+    ("predictor_layers", 1, "LD:32-33 (hidden_layers)"),
+    ("actor_hidden", 1024, "LD:34"),
+    ("actor_layers", 1, "LD:34"),
+    ("phi_hidden_sizes", (), "LD:36-37 (phi_mlp_encoder hidden_layers 0: one Linear)"),
+    ("psi_hidden_sizes", (256, 256), "LD:41-42 (psi_mlp_encoder 256 wide, 2 layers)"),
+    ("phi_dim", 256, "LD:45"),
+    ("z_dim", 50, "LD:46 (psi_dim, the dimension of z)"),
+    ("batch_size", 1024, "LD:51"),
+    ("discount", 0.98, "LD:52"),
+    ("phi_ortho_coef", 0.1, "LD:53"),
+    ("psi_ortho_coef", 0.1, "LD:54 (swept {0.01, 0.1, 1} at LD:67)"),
+    ("tau", 0.001, "LD:55-56 (encoder_target_tau = predictor_target_tau)"),
+    ("learning_rate", 1e-4, "A:23-24 (lr_predictor, lr_phi)"),
+    ("psi_learning_rate", 1e-4, "A:25 (swept {1e-4, 1e-5} at LD:67)"),
+    ("actor_learning_rate", 1e-4, "A:26"),
+    ("z_mix_prob", 0.5, "A:32 (train_goal_ratio)"),
+    ("noise_clip", 0.3, "A:35 (stddev_clip)"),
+    ("bc_coef", 0.0, "A:38"),
+    ("scale_train_goals", False, "A:40"),
+    ("policy_noise", 0.2, "M:57 (actor_std)"),
+    ("actor_input", "phi", "M:60 (actor_use_full_encoder True)"),
+    ("symmetric", False, "M:63"),
+    ("inference_samples", 10_000, "LD:165 (num_inference_samples)"),
+    ("cov_rate", 0.005, "M:118-120 (0.995 cov + 0.005 psi^T psi / B)"),
+    ("ortho_form", "metamotivo", "A:265-270 (-mean diag + 0.5 mean off-diag C^2)"),
+]
+TD_JEPA_OURS_ONLY: dict[str, str] = {
+    "normalize_obs": "the launches' IdentityNormalizerConfig (LD:28-30); ours is a switch, off",
+}
+
+
+@pytest.mark.parametrize("field, value, where", TD_JEPA_DMC, ids=[r[0] for r in TD_JEPA_DMC])
+def test_td_jepa_paper_preset_is_the_official_dmc_launch(field, value, where):
+    from jaxrl.agents.presets import TD_JEPA_PRESETS
+
+    assert getattr(TD_JEPA_PRESETS["paper"], field) == value, where
+    assert TD_JEPA_PRESETS["paper"] == TD_JEPA_PRESETS["dmc"]
+
+
+def test_td_jepa_other_presets_are_the_official_launch_rows():
+    """The point-mass row (LD:101: discount 0.99, lr_actor 1e-6), the symmetric DMC launch
+    (launch_td_jepa_sym_dmc.py: one 2 x 256 -> 50 encoder) and the OGBench launch
+    (launch_td_jepa_ogbench.py, LO: 4 x 512 -> 50 encoders at LO:47-60, predictors 512 x 2 at
+    LO:36-37, the actor on the observation at LO:63, batch 256 and gamma 0.99 at LO:66-67, ortho
+    1 at LO:68-69, tau 0.005 at LO:70-71, scale_train_goals at LO:72, bc 0.3 navigation / 3
+    manipulation)."""
+    from jaxrl.agents.presets import TD_JEPA_PRESETS as P
+
+    assert (P["dmc_pointmass"].discount, P["dmc_pointmass"].actor_learning_rate) == (0.99, 1e-6)
+    sym = P["dmc_sym"]
+    assert (sym.symmetric, sym.z_dim, sym.phi_hidden_sizes) == (True, 50, (256, 256))
+    og = P["ogbench"]
+    assert (og.phi_dim, og.z_dim) == (50, 50)
+    assert og.phi_hidden_sizes == og.psi_hidden_sizes == (512,) * 4
+    assert (og.predictor_hidden, og.predictor_layers, og.actor_input) == (512, 2, "obs")
+    assert (og.batch_size, og.discount, og.tau, og.scale_train_goals) == (256, 0.99, 0.005, True)
+    assert (og.phi_ortho_coef, og.psi_ortho_coef, og.bc_coef) == (1.0, 1.0, 0.3)
+    assert P["ogbench_manipulation"].bc_coef == 3.0 and P["ogbench_sym"].symmetric
+
+
+def test_td_jepa_rows_cover_every_config_field():
+    from jaxrl.agents import td_jepa
+
+    covered = {r[0] for r in TD_JEPA_DMC} | set(TD_JEPA_OURS_ONLY)
+    assert covered == {f.name for f in dataclasses.fields(td_jepa.Config)}

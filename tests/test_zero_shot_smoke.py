@@ -1,7 +1,8 @@
 """Zero-shot pipeline smoke test on the Playground walker (``dmc/walker``): a tiny RND
 exploration, its data collected with every task's reward, relabelled from the stored physics, a
-few FB steps and a few BREEZE steps (the paper's attention networks, tiny) on it and a zero-shot
-evaluation of every task by each, all with finite numbers.
+few steps each of FB, BREEZE (the paper's attention networks, tiny) and TD-JEPA (the DMC
+launch's linear phi) on it and a zero-shot evaluation of every task by each, all with finite
+numbers.
 
 Nothing here measures learning (tests/test_fb.py and tests/test_rnd.py do, on the cheap reach
 domain); this checks that the pieces fit on a MuJoCo domain. Compiling MJX on a CPU is the cost,
@@ -22,7 +23,7 @@ import pytest
 
 import jaxrl
 from jaxrl import envs, zero_shot
-from jaxrl.agents import breeze, fb, rnd
+from jaxrl.agents import breeze, fb, rnd, td_jepa
 
 pytestmark = pytest.mark.physics
 
@@ -73,6 +74,22 @@ BREEZE = breeze.Config(
 )
 """BREEZE with the paper's attention F and transformer B (tiny widths) and its diffusion
 actor."""
+TD_JEPA = td_jepa.Config(
+    z_dim=4,
+    phi_dim=8,
+    batch_size=8,
+    psi_hidden_sizes=(16, 16),
+    predictor_hidden=16,
+    actor_hidden=16,
+    inference_samples=NUM_ENVS * COLLECT_STEPS,
+)
+"""TD-JEPA with the DMC launch's shapes (a linear phi, a two-layer psi), tiny widths."""
+LOSSES = {
+    "fb": ("fb_loss", "ortho_loss"),
+    "breeze": ("fb_loss", "ortho_loss"),
+    "td_jepa": ("representation_loss", "pred_phi_loss", "pred_psi_loss", "ortho_psi"),
+}
+"""The representation-loss metrics each agent reports."""
 FB_STEPS = 5
 
 
@@ -148,7 +165,11 @@ def test_collected_data_relabel_to_the_stored_task_rewards(walker, dataset):
     np.testing.assert_allclose(relabelled, stored, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("agent, config", [(fb, FB), (breeze, BREEZE)], ids=["fb", "breeze"])
+@pytest.mark.parametrize(
+    "agent, config",
+    [(fb, FB), (breeze, BREEZE), (td_jepa, TD_JEPA)],
+    ids=["fb", "breeze", "td_jepa"],
+)
 def test_zero_shot_agent_trains_and_evaluates_on_the_walker(walker, dataset, agent, config):
     result = jaxrl.train(
         agent, config, walker, jax.random.key(2), FB_STEPS, data=dataset, eval_every=0,
@@ -156,7 +177,7 @@ def test_zero_shot_agent_trains_and_evaluates_on_the_walker(walker, dataset, age
     )  # fmt: skip
     state = result.state
     assert int(state.step) == FB_STEPS
-    for name in ("fb_loss", "ortho_loss", "actor_loss", "q_mean"):
+    for name in (*LOSSES[agent.NAME], "actor_loss", "q_mean"):
         assert np.isfinite(np.asarray(result.history[name])).all(), name
     assert _finite(state.params)
 
