@@ -1,5 +1,5 @@
-"""Zero-shot agents side by side (FB, BREEZE) next to a random policy and a supervised reference,
-per task of a domain, with an IQM over tasks and seeds.
+"""Zero-shot agents side by side (FB, BREEZE, TD-JEPA) next to a random policy and a supervised
+reference, per task of a domain, with an IQM over tasks and seeds.
 
     python experiments/make_dataset.py exorl --domain reach/fourrooms --agent rnd --steps 40000 \
         --out datasets/reach.npz
@@ -10,13 +10,14 @@ per task of a domain, with an IQM over tasks and seeds.
         --total-steps 1000000                               # the papers' configs (GPU)
     python experiments/zero_shot.py --help                  # every field of every config
 
-``experiments/fb.py`` and ``experiments/breeze.py`` are this script with one agent (its config
-as ``--config.*``); everything below holds for them too.
+``experiments/fb.py``, ``experiments/breeze.py`` and ``experiments/td_jepa.py`` are this script
+with one agent (its config as ``--config.*``); everything below holds for them too.
 
-Each agent of ``--agents`` (default all: ``fb``, ``breeze``) trains one member offline on the
-whole reward-free dataset, with the same seeds and keys as the others (``--fb.*``,
-``--breeze.*``, starting from ``--preset``, applied to every agent: ``cpu`` is
-``presets.FB_CPU`` / ``presets.BREEZE_PRESETS["cpu"]``, ``paper`` the papers' configs).
+Each agent of ``--agents`` (default all: ``fb``, ``breeze``, ``td_jepa``) trains one member
+offline on the whole reward-free dataset, with the same seeds and keys as the others
+(``--fb.*``, ``--breeze.*``, ``--td-jepa.*``, starting from ``--preset``, applied to every agent:
+``cpu`` is each agent's CPU preset, ``presets.FB_CPU``, ``BREEZE_CPU``, ``TD_JEPA_CPU``,
+``paper`` the papers' configs).
 Then, for each seed and each saved checkpoint, it infers one ``z`` per task from the dataset's
 stored task rewards (``<agent>.infer_task_from_data``) and runs ``pi_z`` on that task
 (``jaxrl.zero_shot.evaluate_zero_shot``): no agent sees a reward while it trains.
@@ -57,20 +58,20 @@ The IQM: per column, the interquartile mean of the final returns over every (tas
 interval from a bootstrap that resamples the seeds within each task (``jaxrl.stats.iqm``,
 ``jaxrl.stats.bootstrap_ci``, rliable's; 10,000 resamples, seeded by ``--seed``).
 
-Writes ``runs/zero_shot-<dataset>-<time>/`` (``fb-...`` and ``breeze-...`` for the one-agent
-scripts): ``<agent>/`` per agent (its checkpoints, training metrics and
-``zero_shot/metrics.jsonl`` + ``.csv``: the zero-shot return per task and seed at each
-checkpoint), ``td3_bc-<task>/`` per reference, ``curves.png`` (a panel per task: each agent's
-zero-shot return, random's and TD3+BC's against gradient steps, mean and min-max band over seeds;
-and the agents' ``fb_loss``) and ``results.json``: ``rows`` (``FB <task>``, ``BREEZE <task>``
-and ``TD3+BC <task>``, the run layer's rows: final return per seed, mean and std), with 2+ seeds
-``differences`` (each agent minus TD3+BC, and each pair of agents, per task, paired over seeds,
-95% confidence interval), and ``zero_shot``: per domain the table printed at the end (rows:
-tasks and their mean; columns: each agent, random, TD3+BC; each mean, std and per-seed values),
-``iqm`` (per column: ``iqm``, ``low``, ``high``, ``confidence``, ``reps``, ``tasks``,
-``seeds``), ``<agent>_steps`` and each agent's zero-shot curves ``<agent>_curve``.
-``--resume <run folder>`` continues a stopped run (``--total-steps`` may grow; ``--td3-steps``
-follows it unless it was set).
+Writes ``runs/zero_shot-<dataset>-<time>/`` (``fb-...``, ``breeze-...``, ``td_jepa-...`` for the
+one-agent scripts): ``<agent>/`` per agent (its checkpoints, training metrics and
+``zero_shot/metrics.jsonl`` + ``.csv``: the zero-shot return per task and seed at each checkpoint),
+``td3_bc-<task>/`` per reference, ``curves.png`` (a panel per task: each agent's zero-shot return,
+random's and TD3+BC's against gradient steps, mean and min-max band over seeds; and the agents'
+``fb_loss`` / TD-JEPA's ``representation_loss``) and ``results.json``: ``rows`` (``FB <task>``,
+``BREEZE <task>``, ``TD-JEPA <task>`` and ``TD3+BC <task>``, the run layer's rows: final return per
+seed, mean and std), with 2+ seeds ``differences`` (each agent minus TD3+BC, and each pair of
+agents, per task, paired over seeds, 95% confidence interval), and ``zero_shot``: per domain the
+table printed at the end (rows: tasks and their mean; columns: each agent, random, TD3+BC; each
+mean, std and per-seed values), ``iqm`` (per column: ``iqm``, ``low``, ``high``, ``confidence``,
+``reps``, ``tasks``, ``seeds``), ``<agent>_steps`` and each agent's zero-shot curves
+``<agent>_curve``. ``--resume <run folder>`` continues a stopped run (``--total-steps`` may grow;
+``--td3-steps`` follows it unless it was set).
 """
 
 from __future__ import annotations
@@ -94,21 +95,23 @@ from jaxrl import envs, runs, stats, zero_shot
 from jaxrl.agents import breeze as breeze_agent
 from jaxrl.agents import fb as fb_agent
 from jaxrl.agents import presets, td3_bc
+from jaxrl.agents import td_jepa as td_jepa_agent
 from jaxrl.checkpoint import Checkpointer
 
-AgentName = Literal["fb", "breeze"]
+AgentName = Literal["fb", "breeze", "td_jepa"]
 """The zero-shot agents this script trains (``--agents``)."""
 
-AGENTS: dict[str, Any] = {"fb": fb_agent, "breeze": breeze_agent}
+AGENTS: dict[str, Any] = {"fb": fb_agent, "breeze": breeze_agent, "td_jepa": td_jepa_agent}
 """Agent module of each name: the zero-shot API (``infer_task_from_data``, ``with_task``,
 ``policy(config, env, state, obs, z, key)``) next to the driver's."""
 
-LABELS: dict[str, str] = {"fb": "FB", "breeze": "BREEZE"}
+LABELS: dict[str, str] = {"fb": "FB", "breeze": "BREEZE", "td_jepa": "TD-JEPA"}
 """Row, column and curve label of each agent."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "fb": presets.FB_PRESETS,
     "breeze": presets.BREEZE_PRESETS,
+    "td_jepa": presets.TD_JEPA_PRESETS,
 }
 """``--preset`` choices of each agent."""
 
@@ -129,7 +132,8 @@ BOOTSTRAP_REPS = 10_000
 
 @dataclasses.dataclass
 class CommonArgs(runs.RunArgs):
-    """What every zero-shot script takes (``zero_shot.py``, ``fb.py``, ``breeze.py``); each adds
+    """What every zero-shot script takes (``zero_shot.py``, ``fb.py``, ``breeze.py``,
+    ``td_jepa.py``); each adds
     its agents' configs and :meth:`agent_configs`."""
 
     dataset: str = "datasets/reach.npz"
@@ -161,19 +165,24 @@ class CommonArgs(runs.RunArgs):
 
 @dataclasses.dataclass
 class Args(CommonArgs):
-    """Zero-shot FB and BREEZE vs a random policy vs TD3+BC on each task's true reward."""
+    """Zero-shot FB, BREEZE and TD-JEPA vs a random policy vs TD3+BC on each task's true
+    reward."""
 
-    agents: tuple[AgentName, ...] = ("fb", "breeze")
+    agents: tuple[AgentName, ...] = ("fb", "breeze", "td_jepa")
     """Zero-shot agents to train, each on the same data with the same seeds."""
     preset: Literal["cpu", "paper"] = "cpu"
-    """Every agent's default config: cpu (presets.FB_CPU, presets.BREEZE_PRESETS["cpu"]) or
-    paper (the papers')."""
+    """Every agent's default config: cpu (presets.FB_CPU, BREEZE_CPU, TD_JEPA_CPU) or paper (the
+    papers')."""
     fb: fb_agent.Config = dataclasses.field(default_factory=lambda: PRESETS["fb"]["cpu"])
     """FB's hyperparameters (default: the --preset's)."""
     breeze: breeze_agent.Config = dataclasses.field(
         default_factory=lambda: PRESETS["breeze"]["cpu"]
     )
     """BREEZE's hyperparameters (default: the --preset's)."""
+    td_jepa: td_jepa_agent.Config = dataclasses.field(
+        default_factory=lambda: PRESETS["td_jepa"]["cpu"]
+    )
+    """TD-JEPA's hyperparameters (default: the --preset's)."""
 
     def agent_configs(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.agents}
@@ -582,7 +591,7 @@ def run(args: CommonArgs) -> runs.Report:
     report = job.report(
         results,
         compare=compare,
-        metrics=(*d.tasks, "fb_loss"),
+        metrics=(*d.tasks, "fb_loss", "representation_loss"),
         histories=histories,
         title=f"{' vs '.join(methods)} on {d.eval_name} ({args.seeds} seeds)",
         extra={"zero_shot": {d.name: out}},

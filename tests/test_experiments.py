@@ -95,14 +95,23 @@ ZERO_SHOT = [
 """A tiny zero-shot report on the tiny random reach dataset ("{reach}"): one task (and its TD3+BC
 reference), checkpoints (zero-shot evaluations) every 20 gradient steps."""
 FB = [*FB_CONFIG, *ZERO_SHOT]
+TD_JEPA_CONFIG = [
+    *("--config.z-dim", "4", "--config.phi-dim", "6", "--config.batch-size", "16"),
+    *("--config.phi-hidden-sizes", "16", "--config.psi-hidden-sizes", "16"),
+    *("--config.predictor-hidden", "16", "--config.actor-hidden", "16"),
+    *("--config.inference-samples", "100"),
+]
+"""A tiny TD-JEPA config."""
+
 BOTH = [
     *(a.replace("--config.", "--fb.") for a in FB_CONFIG),
     *(a.replace("--config.", "--breeze.") for a in BREEZE_CONFIG),
+    *(a.replace("--config.", "--td-jepa.") for a in TD_JEPA_CONFIG),
     *ZERO_SHOT,
     "--no-td3-reference",
 ]
-"""experiments/zero_shot.py with FB and BREEZE (``--agents`` default), the tiny configs and no
-TD3+BC (experiments/fb.py's tests cover it)."""
+"""experiments/zero_shot.py with FB, BREEZE and TD-JEPA (``--agents`` default), the tiny configs
+and no TD3+BC (experiments/fb.py's tests cover it)."""
 
 SCRIPTS = {
     # script: (argv, total_steps of the part run, of the whole run); "{data}": the dataset
@@ -125,8 +134,9 @@ SCRIPTS = {
     "polychromic_ppo": ([*POLY, *COMMON, "--seeds", "2"], 352, 528),
     "zero_shot": ([*BOTH, *COMMON, "--seeds", "2"], 40, 60),
 }
-"""(experiments/fb.py and breeze.py are zero_shot.py with ``--agents fb`` or ``breeze``:
-zero_shot's resume test covers their resume with both agents; their --help tests are below.)"""
+"""(experiments/fb.py, breeze.py and td_jepa.py are zero_shot.py with ``--agents fb``,
+``breeze`` or ``td_jepa``: zero_shot's resume test covers their resume with all three agents;
+their --help tests are below.)"""
 
 
 def script(name: str):
@@ -301,38 +311,41 @@ def test_fb_reports_each_task_next_to_random_and_td3(reach_dataset, tmp_path):
     assert not os.path.exists(tmp_path / "no")
 
 
-def test_zero_shot_reports_both_agents_with_an_iqm(reach_dataset, tmp_path, capsys):
-    """experiments/zero_shot.py trains FB and BREEZE on the same data with the same keys: a
-    column per agent and random's, and
-    per column the IQM over tasks x seeds inside its bootstrap interval, printed and in
-    results.json. (Same flags as its resume test above, so the compiled chunks are shared.)"""
+def test_zero_shot_reports_every_agent_with_an_iqm(reach_dataset, tmp_path, capsys):
+    """experiments/zero_shot.py trains FB, BREEZE and TD-JEPA on the same data with the same
+    keys: a column per agent and random's, and per column the IQM over tasks x seeds inside its
+    bootstrap interval, printed and in results.json. (Same flags as its resume test above, so
+    the compiled chunks are shared.)"""
     argv = [*(a.replace("{reach}", reach_dataset) for a in BOTH), *COMMON, "--seeds", "2"]
     report = script("zero_shot").main([*argv, "--total-steps", "40", "--run-dir", str(tmp_path)])
     printed = capsys.readouterr().out
     with open(os.path.join(report.path, "results.json")) as f:
         results = json.load(f)
     out = results["zero_shot"]["reach/fourrooms"]
-    assert out["agents"] == ["fb", "breeze"] and out["fb_steps"] == out["breeze_steps"] == 40
+    assert out["agents"] == ["fb", "breeze", "td_jepa"]
+    assert out["fb_steps"] == out["breeze_steps"] == out["td_jepa_steps"] == 40
     assert "td3_steps" not in out  # --no-td3-reference
     assert list(out["table"]) == ["reach_top_left", "mean"]
     for task, row in out["table"].items():
-        assert list(row) == ["FB", "BREEZE", "random"], task
+        assert list(row) == ["FB", "BREEZE", "TD-JEPA", "random"], task
         for method, cell in row.items():
             assert len(cell["per_seed"]) == 2, (task, method)
             assert np.isfinite([cell["mean"], cell["std"], *cell["per_seed"]]).all(), method
-    assert list(out["iqm"]) == ["FB", "BREEZE", "random"]
+    assert list(out["iqm"]) == ["FB", "BREEZE", "TD-JEPA", "random"]
     for method, iqm in out["iqm"].items():
         assert (iqm["tasks"], iqm["seeds"], iqm["confidence"]) == (1, 2, 0.95), method
         assert np.isfinite([iqm["iqm"], iqm["low"], iqm["high"]]).all(), method
         assert iqm["low"] <= iqm["iqm"] <= iqm["high"], method
         per_seed = out["table"]["reach_top_left"][method]["per_seed"]
         assert iqm["iqm"] == pytest.approx(stats.iqm(per_seed)), method  # 2 values: their mean
-    for head in ("FB (zero-shot)", "BREEZE (zero-shot)", "random", "IQM"):
+    for head in ("FB (zero-shot)", "BREEZE (zero-shot)", "TD-JEPA (zero-shot)", "random", "IQM"):
         assert head in printed, head
     assert "TD3+BC (true reward)" not in printed
-    assert set(results["rows"]) == {"FB reach_top_left", "BREEZE reach_top_left"}
+    assert set(results["rows"]) == {f"{a} reach_top_left" for a in ("FB", "BREEZE", "TD-JEPA")}
     assert "FB reach_top_left - BREEZE reach_top_left" in results["differences"]
-    assert out["breeze_curve"]["step"] == out["fb_curve"]["step"] == [20.0, 40.0]
+    assert "FB reach_top_left - TD-JEPA reach_top_left" in results["differences"]
+    curves = [out[f"{a}_curve"]["step"] for a in ("fb", "breeze", "td_jepa")]
+    assert curves == [[20.0, 40.0]] * 3
     assert os.path.exists(os.path.join(report.path, "curves.png"))
 
 
@@ -355,13 +368,23 @@ def test_breeze_presets_are_its_preset_choices():
     from jaxrl.agents import presets
 
     assert typing.get_args(script("breeze").Preset) == tuple(presets.BREEZE_PRESETS)
-    common = set(presets.FB_PRESETS) & set(presets.BREEZE_PRESETS)
+    common = set(presets.FB_PRESETS) & set(presets.BREEZE_PRESETS) & set(presets.TD_JEPA_PRESETS)
     zero_shot = script("zero_shot")
     assert set(typing.get_args(typing.get_type_hints(zero_shot.Args)["preset"])) == common
     args = zero_shot.parse(["--preset", "paper", "--fb.z-dim", "8"])
     assert args.breeze == presets.BREEZE_PRESETS["paper"]
     assert args.fb == dataclasses.replace(presets.FB_PRESETS["paper"], z_dim=8)
     assert zero_shot.parse([]).fb == presets.FB_PRESETS["cpu"]
+
+
+def test_td_jepa_presets_are_its_preset_choices():
+    """experiments/td_jepa.py's --preset lists every entry of presets.TD_JEPA_PRESETS, and
+    zero_shot.py's --preset sets TD-JEPA's config too."""
+    from jaxrl.agents import presets
+
+    assert typing.get_args(script("td_jepa").Preset) == tuple(presets.TD_JEPA_PRESETS)
+    args = script("zero_shot").parse(["--preset", "paper", "--td-jepa.z-dim", "8"])
+    assert args.td_jepa == dataclasses.replace(presets.TD_JEPA_PRESETS["paper"], z_dim=8)
 
 
 class Stop(Exception):
@@ -441,7 +464,7 @@ def literal_choices(cls: type) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-@pytest.mark.parametrize("name", [*SCRIPTS, "fb", "breeze", "make_dataset"])
+@pytest.mark.parametrize("name", [*SCRIPTS, "fb", "breeze", "td_jepa", "make_dataset"])
 def test_help_lists_string_choices(name, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")
     module = script(name)
