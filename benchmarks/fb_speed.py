@@ -51,6 +51,20 @@ one BREEZE step costs in FB steps, ours and the official code's::
         --official-driver /work/official-breeze/bench.py \
         --official breeze=/work/official-breeze/BREEZE --official fb=/work/official-breeze/BREEZE \
         --out benchmarks/results/breeze_speed_cpu/breeze_speed.json
+
+TD-JEPA (``--agent td_jepa``): the same measurement of ``td_jepa.train_step`` (sizes ``paper``,
+``td_jepa.Config()`` = ``TD_JEPA_PRESETS["paper"]``, the official DMC-proprio launch, on the same
+walker-shaped data; ``cpu``, :data:`jaxrl.agents.presets.TD_JEPA_CPU` on reach data) against the
+official TD-JEPA driver (``--official td_jepa=REPO``: ``bench.py --impl tdjepa`` of a checkout of
+marbaga/td_jepa_public, ``--impl tdjepa_sym`` for a symmetric config, every size given on its
+command line: :func:`td_jepa_driver_args`). That driver has no FB, so ``--fb-batches`` adds rows
+of our FB only, and ``td_jepa_over_fb`` states what one TD-JEPA step costs in our FB steps::
+
+    python benchmarks/fb_speed.py --agent td_jepa --sizes paper --repeats 3 --fb-batches 1024 \
+        --official-warmup 0 --official-python /work/official-fb-venv/bin/python \
+        --official-driver /work/official-tdjepa/bench.py \
+        --official td_jepa=/work/official-tdjepa/td_jepa_public \
+        --out benchmarks/results/td_jepa_speed_cpu/td_jepa_speed.json
 """
 
 from __future__ import annotations
@@ -76,28 +90,37 @@ from throughput import hardware, save_json  # noqa: E402
 
 from jaxrl import data as jdata  # noqa: E402
 from jaxrl import envs, zero_shot  # noqa: E402
-from jaxrl.agents import breeze, fb  # noqa: E402
-from jaxrl.agents.presets import BREEZE_CPU, FB_CPU  # noqa: E402
+from jaxrl.agents import breeze, fb, td_jepa  # noqa: E402
+from jaxrl.agents.presets import BREEZE_CPU, FB_CPU, TD_JEPA_CPU, TD_JEPA_PRESETS  # noqa: E402
 from jaxrl.driver import make_chunk_fn  # noqa: E402
 from jaxrl.types import Box, EnvSpec  # noqa: E402
 
 PREFIX = "FBBENCH "
-AGENTS: dict[str, Any] = {"fb": fb, "breeze": breeze}
+AGENTS: dict[str, Any] = {"fb": fb, "breeze": breeze, "td_jepa": td_jepa}
 CONFIGS: dict[str, dict[str, Any]] = {
     "fb": {"paper": fb.Config(), "cpu": FB_CPU},
     "breeze": {"paper": breeze.Config(), "cpu": BREEZE_CPU},
+    "td_jepa": {"paper": TD_JEPA_PRESETS["paper"], "cpu": TD_JEPA_CPU},
 }
+LABELS = {"fb": "FB", "breeze": "BREEZE", "td_jepa": "TD-JEPA"}
 SIZES = CONFIGS["fb"]
 DEFAULT_STEPS = {
     ("fb", "paper"): 5,
     ("fb", "cpu"): 200,
     ("breeze", "paper"): 1,
     ("breeze", "cpu"): 20,
+    ("td_jepa", "paper"): 2,
+    ("td_jepa", "cpu"): 50,
 }
 """Gradient steps per timed window (a few seconds per window on 2 CPU cores; one paper-size
 BREEZE step takes tens of seconds there)."""
 BREEZE_DRIVER = frozenset({"breeze", "fb"})
-"""Official names run by the BREEZE driver (its ``--impl``); the others by the FB driver."""
+"""Official names run by the BREEZE driver (its ``--impl``)."""
+TD_JEPA_DRIVER = frozenset({"td_jepa"})
+"""Official names run by the TD-JEPA driver (``--impl`` from :func:`td_jepa_impl`); the names
+in neither set by the FB driver."""
+OFFICIAL_AGENT = {"breeze": "breeze", "td_jepa": "td_jepa"}
+"""The agent whose rows an official name times (the others: FB's)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,6 +260,83 @@ def breeze_driver_args(
     ]
 
 
+TD_JEPA_FIXED = (
+    "actor_input",
+    "scale_train_goals",
+    "bc_coef",
+    "z_mix_prob",
+    "policy_noise",
+    "noise_clip",
+    "cov_rate",
+    "ortho_form",
+)
+"""TD-JEPA settings the official driver leaves at the official agent's defaults (the DMC
+launch's, ``td_jepa.Config()``'s): a config must have those."""
+
+
+def td_jepa_impl(config: Any) -> str:
+    """The TD-JEPA driver's ``--impl`` for ``config``: ``tdjepa_sym`` when symmetric."""
+    return "tdjepa_sym" if config.symmetric else "tdjepa"
+
+
+def td_jepa_driver_args(config: Any, obs_dim: int, action_dim: int) -> list[str]:
+    """The TD-JEPA driver's arguments that build ``config``'s networks and batch; a ValueError
+    naming what it cannot express. The driver takes one hidden width for every encoder layer
+    (``--encoder-hidden``; an encoder with no hidden layer is one Linear, the DMC phi), each
+    encoder's number of hidden layers, ``phi_dim`` and ``z_dim`` (= psi_dim), the predictors'
+    width and ReLU layers, the actor's, the batch, discount, tau, and one learning rate and one
+    orthonormality coefficient for all networks; the rest (:data:`TD_JEPA_FIXED`) is the official
+    default. Its observation normaliser is the identity (``normalize_obs`` is ours only)."""
+    default = td_jepa.Config()
+    problems = [
+        f"{f}={getattr(config, f)!r} (the driver's: {getattr(default, f)!r})"
+        for f in TD_JEPA_FIXED
+        if getattr(config, f) != getattr(default, f)
+    ]
+    rates = {config.learning_rate, config.actor_learning_rate}
+    encoders = [tuple(config.phi_hidden_sizes)]
+    if not config.symmetric:
+        rates.add(config.psi_learning_rate)
+        encoders.append(tuple(config.psi_hidden_sizes))
+        if config.phi_ortho_coef != config.psi_ortho_coef:
+            problems.append(
+                f"phi_ortho_coef={config.phi_ortho_coef} != psi_ortho_coef="
+                f"{config.psi_ortho_coef} (one --ortho)"
+            )
+    if len(rates) != 1:
+        problems.append(f"learning rates {sorted(rates)} (one --lr for every network)")
+    widths = {w for sizes in encoders for w in sizes}
+    if len(widths) > 1:
+        problems.append(f"encoder widths {sorted(widths)} (one --encoder-hidden)")
+    if problems:
+        raise ValueError("the official TD-JEPA driver cannot express " + "; ".join(problems))
+    args = [
+        f"--obs-dim={obs_dim}",
+        f"--action-dim={action_dim}",
+        f"--z-dim={config.z_dim}",
+        f"--batch={config.batch_size}",
+        f"--encoder-hidden={widths.pop() if widths else 256}",  # unused without hidden layers
+        f"--predictor-hidden={config.predictor_hidden}",
+        f"--predictor-layers={config.predictor_layers}",
+        f"--actor-hidden={config.actor_hidden}",
+        f"--actor-layers={config.actor_layers}",
+        f"--discount={config.discount}",
+        f"--ortho={config.phi_ortho_coef}",
+        f"--tau={config.tau}",
+        f"--lr={config.learning_rate}",
+        "--stdin",
+        "--flops",
+    ]
+    if config.symmetric:  # one encoder (the driver's psi-like one), phi_dim = z_dim
+        return [*args, f"--psi-layers={len(config.phi_hidden_sizes)}"]
+    return [
+        *args,
+        f"--phi-dim={config.phi_dim}",
+        f"--phi-layers={len(config.phi_hidden_sizes)}",
+        f"--psi-layers={len(config.psi_hidden_sizes)}",
+    ]
+
+
 class Ours:
     """Our FB (or ``agent``), compiled for ``steps`` train steps per call."""
 
@@ -282,6 +382,7 @@ class Official(PipeWorker):
         sizes: list[str],
         rows: int,
         episode_length: int,
+        impl: str | None = None,
     ):
         self.name = name
         if name in BREEZE_DRIVER:
@@ -301,7 +402,7 @@ class Official(PipeWorker):
             "ignore",
             args.official_driver,
             "--impl",
-            name,
+            impl or name,
             "--repo",
             repo,
             *sizes,
@@ -352,7 +453,7 @@ def measure(
     loads: list[list[float]] = []
     try:
         for name, repo in parse_officials(args.official):
-            if ("breeze" if name == "breeze" else "fb") != agent:
+            if OFFICIAL_AGENT.get(name, "fb") != agent:
                 continue  # an official of the other agent's rows
             if name == "metamotivo" and 2 * config.preprocess_dim != config.preprocess_hidden:
                 print(f"  {label}: skipping metamotivo (its towers end at hidden / 2)")
@@ -360,16 +461,22 @@ def measure(
                     {"official": name, "why": "metamotivo's towers end at hidden_dim // 2"}
                 )
                 continue
-            if name in BREEZE_DRIVER:
-                try:
+            impl = name
+            try:
+                if name in BREEZE_DRIVER:
                     sizes = breeze_driver_args(name, config, size, obs_dim, action_dim)
-                except ValueError as e:
-                    print(f"  {label}: skipping {name} ({e})")
-                    row.setdefault("skipped", []).append({"official": name, "why": str(e)})
-                    continue
-            else:
-                sizes = official_args(config, obs_dim, action_dim)
-            officials.append(Official(args, name, repo, sizes, rows, episode_length))
+                elif name in TD_JEPA_DRIVER:
+                    sizes = td_jepa_driver_args(config, obs_dim, action_dim)
+                    impl = td_jepa_impl(config)
+                else:
+                    sizes = official_args(config, obs_dim, action_dim)
+            except ValueError as e:
+                if name not in BREEZE_DRIVER | TD_JEPA_DRIVER:
+                    raise
+                print(f"  {label}: skipping {name} ({e})")
+                row.setdefault("skipped", []).append({"official": name, "why": str(e)})
+                continue
+            officials.append(Official(args, name, repo, sizes, rows, episode_length, impl))
             times[name] = []
         ours = Ours(config, env, dataset, steps, AGENTS[agent])
         row["ours_compile_s"] = ours.compile_s
@@ -398,9 +505,9 @@ def measure(
         row[f"{o.name}_window_s"] = s
         row[f"{o.name}_steps_per_s"] = steps / statistics.median(s)
         row[f"ratio_ours_over_{o.name}"] = row["ours_steps_per_s"] / row[f"{o.name}_steps_per_s"]
-        row[f"ratio_per_pair_median_{o.name}"] = statistics.median(
-            b / a for a, b in zip(times["ours"], s, strict=True)
-        )
+        pairs = [b / a for a, b in zip(times["ours"], s, strict=True)]
+        row[f"ratio_per_pair_median_{o.name}"] = statistics.median(pairs)
+        row[f"ratio_per_pair_range_{o.name}"] = [min(pairs), max(pairs)]
         line += (
             f", {o.name} {row[f'{o.name}_steps_per_s']:,.3f} steps/s, ratio "
             f"{row[f'ratio_ours_over_{o.name}']:.2f}"
@@ -415,32 +522,42 @@ def measure(
     return row
 
 
-def breeze_over_fb(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per FB row, what one BREEZE step of the same size costs in FB steps: ours (steps/s and
-    XLA's flops) and the official code's (its BREEZE against its FB, steps/s and torch's flops)."""
+def agent_over_fb(rows: list[dict[str, Any]], agent: str) -> list[dict[str, Any]]:
+    """Per pair of an ``agent`` row and an FB row of the same size, what one ``agent`` step costs
+    in FB steps: ours (steps/s and XLA's flops) and, where both were timed, the official code's
+    (the ``agent`` official against the official ``fb``, the BREEZE driver's FB: steps/s and
+    torch's flops). Entries: ``size``, ``{agent}_batch``, ``fb_batch``, ``ours_time_ratio``,
+    ``ours_flops_ratio`` [, ``official_time_ratio``, ``official_flops_ratio``]. It reads only
+    the rows, so it recomputes the section of a saved results file from its ``rows``."""
+    official = OFFICIAL_AGENT[agent]
     out = []
-    for b in (r for r in rows if r["agent"] == "breeze"):
-        for f in (r for r in rows if r["agent"] == "fb" and r["size"] == b["size"]):
+    for a in (r for r in rows if r["agent"] == agent):
+        for f in (r for r in rows if r["agent"] == "fb" and r["size"] == a["size"]):
             entry: dict[str, Any] = {
-                "size": b["size"],
-                "breeze_batch": b["config"]["batch_size"],
+                "size": a["size"],
+                f"{agent}_batch": a["config"]["batch_size"],
                 "fb_batch": f["config"]["batch_size"],
-                "ours_time_ratio": f["ours_steps_per_s"] / b["ours_steps_per_s"],
-                "ours_flops_ratio": b["ours_flops_per_step"] / f["ours_flops_per_step"],
+                "ours_time_ratio": f["ours_steps_per_s"] / a["ours_steps_per_s"],
+                "ours_flops_ratio": a["ours_flops_per_step"] / f["ours_flops_per_step"],
             }
-            if "breeze_steps_per_s" in b and "fb_steps_per_s" in f:
-                entry["official_time_ratio"] = f["fb_steps_per_s"] / b["breeze_steps_per_s"]
-                bf = b["breeze_info"].get("flops_per_step")
+            if f"{official}_steps_per_s" in a and "fb_steps_per_s" in f:
+                entry["official_time_ratio"] = f["fb_steps_per_s"] / a[f"{official}_steps_per_s"]
+                af = a[f"{official}_info"].get("flops_per_step")
                 ff = f["fb_info"].get("flops_per_step")
-                if bf and ff:
-                    entry["official_flops_ratio"] = bf / ff
+                if af and ff:
+                    entry["official_flops_ratio"] = af / ff
             print(
-                "  BREEZE / FB per step, "
+                f"  {LABELS[agent]} / FB per step, "
                 + ", ".join(f"{k} {v:.3g}" for k, v in entry.items() if "ratio" in k)
                 + f" (FB batch {entry['fb_batch']})"
             )
             out.append(entry)
     return out
+
+
+def breeze_over_fb(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`agent_over_fb` for BREEZE (the ``breeze_over_fb`` section)."""
+    return agent_over_fb(rows, "breeze")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -452,7 +569,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         type=int,
         nargs="*",
         default=[],
-        help="--agent breeze: also time our FB at each size with these batch sizes",
+        help="--agent breeze or td_jepa: also time our FB at each size with these batch sizes",
     )
     parser.add_argument("--steps", type=int, default=None, help="gradient steps per window")
     parser.add_argument("--repeats", type=int, default=5, help="windows per side")
@@ -463,7 +580,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=[],
         metavar="NAME=REPO",
         help="an official implementation and its checkout: controllable_agent or metamotivo "
-        "(FB driver), breeze or fb (BREEZE driver)",
+        "(FB driver), breeze or fb (BREEZE driver), td_jepa (TD-JEPA driver)",
     )
     parser.add_argument("--official-python", default=sys.executable)
     parser.add_argument("--official-driver", default=None, help="the driver script")
@@ -483,6 +600,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.official and not args.official_driver:
         parser.error("--official needs --official-driver")
+    names = {name for name, _ in parse_officials(args.official)}
+    fits = names <= TD_JEPA_DRIVER if args.agent == "td_jepa" else not names & TD_JEPA_DRIVER
+    if not fits:
+        parser.error(
+            "the TD-JEPA driver times --agent td_jepa only, and has no FB: with --agent "
+            "td_jepa, --official td_jepa=REPO only"
+        )
 
     out: dict[str, Any] = {"argv": sys.argv, "args": vars(args)}
     out["hardware"] = hardware()
@@ -493,11 +617,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for size in args.sizes:
         rows.append(measure(args, size, args.agent))
-        if args.agent == "breeze":
+        if args.agent != "fb":
             rows += [measure(args, size, "fb", batch) for batch in args.fb_batches]
     out["rows"] = rows
-    if args.agent == "breeze":
-        out["breeze_over_fb"] = breeze_over_fb(rows)
+    if args.agent != "fb":
+        out[f"{args.agent}_over_fb"] = agent_over_fb(rows, args.agent)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         save_json(out, args.out)
