@@ -194,7 +194,8 @@ def td_jepa(key: int) -> None:
 def td_jepa_collapse(key: int) -> None:
     import test_td_jepa as t
 
-    del key  # the module's seeds are fixed; 8 of them
+    del key  # the module's seeds are fixed; 8 of them, for 300 steps
+    t.COLLAPSE_STEPS = 300
     for label, ortho, symmetric in (
         ("asym, preset ortho", t.TD_JEPA_CPU.psi_ortho_coef, False),
         ("asym, no ortho", 0.0, False),

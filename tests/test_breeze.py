@@ -194,19 +194,21 @@ def test_next_action_uses_only_dataset_actions_when_rho_is_one(data):
     leaking in would differ: continuous samples never equal the data); rows at an episode's end
     get the best actor sample. rho_a = 0: no row is the dataset's."""
     prepared = breeze.prepare_data(SMALL, ENV, data)
-    state = breeze.init(SMALL, ENV, jax.random.key(0), prepared)
+    state = jax.jit(lambda k: breeze.init(SMALL, ENV, k, prepared))(jax.random.key(0))
     nets = breeze.make_networks(SMALL, ENV)
     batch = sample_transitions(prepared, jax.random.key(1), 256)
     z = zero_shot.sample_z(jax.random.key(2), 256, SMALL.z_dim)
     valid = np.asarray(batch["next_action_valid"]) > 0
     assert valid.sum() > 200 and (~valid).sum() > 0
 
-    def next_action(rho):
+    @jax.jit  # one program for every rho (a traced config float); eager flax compiles op by op
+    def compiled(rho):
         config = breeze.replace(SMALL, dataset_action_prob=rho)
         fwd = state.target_params["forward"]
-        return np.asarray(
-            breeze.next_action(config, nets, state.actor_ema, fwd, batch, z, jax.random.key(3))
-        )
+        return breeze.next_action(config, nets, state.actor_ema, fwd, batch, z, jax.random.key(3))
+
+    def next_action(rho):
+        return np.asarray(compiled(jnp.float32(rho)))
 
     data_next = np.asarray(batch["next_action"])
     pure = next_action(1.0)

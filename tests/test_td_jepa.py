@@ -275,7 +275,7 @@ def test_predictor_learns_the_exact_successor_features_of_a_finite_mdp():
 
 # --- no collapse ----------------------------------------------------------------------------------
 
-COLLAPSE_STEPS, COLLAPSE_EVERY, COLLAPSE_SEEDS = 300, 100, 3
+COLLAPSE_STEPS, COLLAPSE_EVERY, COLLAPSE_SEEDS = 200, 100, 3
 RANK_FLOOR = 12
 """The numerical rank of Cov(psi) (eigenvalues above 1 % of the largest; psi is 50-d) must stay
 above this at every check with the orthonormality terms, and fall below it without them."""
@@ -323,8 +323,8 @@ def test_orthonormality_keeps_psi_from_collapsing():
     """With TD_JEPA_CPU's orthonormality terms the rank of Cov(psi) stays above RANK_FLOOR at
     every check; with them removed the encoders collapse onto a few directions (a constant psi
     is a fixed point of the latent TD loss) and it falls below. Calibration (``python
-    tests/calibrate.py td_jepa_collapse --keys 0``, 8 seeds; rank at steps 100 / 200 / 300, min
-    and max over seeds; the test runs the first 3):
+    tests/calibrate.py td_jepa_collapse --keys 0``, 8 seeds of 300 steps; rank at steps 100 /
+    200 / 300, min and max over seeds; the test runs the first 3 seeds for 200 steps):
 
     - ortho 3 (the preset): 21-31 / 34-44 / 42-48 (the rank grows towards 50 as psi spreads);
     - no orthonormality: 6-7 / 6 / 6 (psi lies on 6 directions from step 100 on);
