@@ -438,9 +438,9 @@ def infer_task(
     next_obs: jax.Array,
     rewards: jax.Array,
 ) -> jax.Array:
-    """Zero-shot task inference by least squares (paper §4.3): ``z_r = sqrt(d) normalise(
-    argmin_z sum_i (psi(s'_i)^T z - r_i)^2)`` over reward-labelled next observations ``[N,
-    ...]`` and rewards ``[N]`` (:func:`jaxrl.zero_shot.infer_z_least_squares`)."""
+    """Zero-shot task inference by least squares (official ``reward_inference``): ``z_r = sqrt(d)
+    normalise(argmin_z sum_i (psi(s'_i)^T z - r_i)^2)`` over reward-labelled next observations
+    ``[N, ...]`` and rewards ``[N]`` (:func:`jaxrl.zero_shot.infer_z_least_squares`)."""
     return zero_shot.infer_z_least_squares(backward(config, env, state, next_obs), rewards)
 
 
@@ -462,11 +462,12 @@ with_task = zero_shot.with_task
 def successor_feature_target(
     next_features: jax.Array, next_prediction: jax.Array, discount: jax.Array
 ) -> jax.Array:
-    """The latent TD target (paper eq. 5): ``features(s') + discount * mean_k P_targ,k(s', a',
-    z)``, with ``next_features [N, d]`` the target encoder at the *next* state (the successor
-    features start at ``s_1``: using ``s`` here would add ``features(s)`` to every value),
-    ``next_prediction [K, N, d]`` the target predictor ensemble at ``(s', a')``, ``discount
-    [N]`` = ``gamma (1 - terminal)``. The ensemble mean, as the official code (pessimism 0)."""
+    """The latent TD target (official ``update_tdjepa_asym``): ``features(s') + discount * mean_k
+    P_targ,k(s', a', z)``, with ``next_features [N, d]`` the target encoder at the *next* state
+    (the successor features start at ``s_1``: using ``s`` here would add ``features(s)`` to
+    every value), ``next_prediction [K, N, d]`` the target predictor ensemble at ``(s', a')``,
+    ``discount [N]`` = ``gamma (1 - terminal)``. The ensemble mean, as the official code
+    (pessimism 0)."""
     return next_features + discount[:, None] * jnp.mean(next_prediction, axis=0)
 
 
@@ -481,12 +482,6 @@ def running_covariance(cov: jax.Array, psi: jax.Array, rate: jax.Array) -> jax.A
     """``(1 - rate) Cov + rate psi^T psi / N`` (the official running second moment of the task
     features, ``psi [N, d]``, not centred)."""
     return (1.0 - rate) * cov + rate * (psi.T @ psi) / psi.shape[0]
-
-
-def q_value(prediction: jax.Array, z: jax.Array) -> jax.Array:
-    """``Q_z(s, a) = mean_k P_phi,k(phi(s), a, z)^T z``: ``prediction [K, N, d]``, ``z [N, d]``
-    -> ``[N]``."""
-    return jnp.mean(jnp.einsum("kid,id->ki", prediction, z), axis=0)
 
 
 def training_tasks(
@@ -519,7 +514,7 @@ def latent_targets(
     z: jax.Array,
     key: PRNGKey,
 ) -> dict[str, jax.Array]:
-    """The crossed-over TD targets (paper eq. 5 and its mirror), from the EMA encoders and
+    """The crossed-over TD targets (official ``update_tdjepa_asym``), from the EMA encoders and
     predictors at the online actor's clipped-noise action ``a' = pi(phi_targ(s'), z) + eps``:
     ``{"pred_phi": psi_targ(s') + gamma m P_phi,targ(phi_targ(s'), a', z) [N, d_psi]}`` and, unless
     symmetric, ``{"pred_psi": phi_targ(s') + gamma m P_psi,targ(psi_targ(s'), a', z) [N,
@@ -590,7 +585,7 @@ def actor_loss(
     key: PRNGKey,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """TD3 on the detached ``phi(s)`` (official ``update_actor``): ``-mean Q_z(s, a)`` at the
-    clipped-noise action ``a = pi(phi(s), z) + eps`` (:func:`q_value`); with ``bc_coef > 0``,
+    clipped-noise action ``a = pi(phi(s), z) + eps`` ; with ``bc_coef > 0``,
     ``-mean Q / sg(mean_k,i |Q_k|) + bc_coef mean (a - a_data)^2`` (TD3+BC's normalisation over
     every member's Q; the squared error averaged over batch and action dimensions, torch's
     ``mse_loss``)."""
