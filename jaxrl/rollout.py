@@ -2,18 +2,31 @@
 
 ``VecEnv`` batches any :class:`jaxrl.types.Env` with ``jax.vmap``. When an episode ends, the
 transition keeps its true final observation (``info["final_obs"]``, ``Transition.next_obs``) and the
-environment is reset with a fresh key: a *real* reset, so successive episodes start from different
-states (Brax/Playground's default reuses the first state). The cheaper ``reset_mode="cached"``
-reuses each environment's first initial state, as Brax does, for throughput runs where that is
-acceptable.
+environment is reset with a fresh key, so successive episodes start from different states
+(Brax/Playground's default reuses the first state). Three reset modes (``VecEnv.reset_mode``):
+
+- ``"real"``: every step resets *every* environment with its own fresh key and keeps the resets
+  of those that ended, so an expensive ``reset`` (a physics forward pass) is paid ``num_envs``
+  times per step.
+- ``"optimistic"`` (the default): resets are computed only for the environments that ended, in
+  pools of ``reset_pool`` (the technique of Craftax and Stoix, which draw one pool per step). Unlike
+  theirs, ours never hands one start state to two environments: the ``k``-th ended environment is
+  reset with *its own* fresh key, the very key ``"real"`` would use, so both modes produce the same
+  episodes (bit for bit where ``reset`` is elementwise), and when more environments end in one
+  step than a pool holds, a ``lax.while_loop`` computes pools until each has its reset (none on a
+  step where no episode ended; under ``vmap`` the loop runs until every run is done).
+- ``"cached"``: every environment restarts from its own first initial state, as Brax does; a
+  start state is reused, so episodes are not independent. For throughput comparisons only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
+import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +49,13 @@ class VecEnvState(struct.PyTreeNode):
     cached: Any = None  # (env_state, obs) of the first reset, only for reset_mode="cached"
 
 
-_RESET_MODES = ("real", "cached")
+ResetMode = Literal["real", "optimistic", "cached"]
+"""How :class:`VecEnv` resets environments whose episode ended (see the module docstring)."""
+
+_RESET_MODES: tuple[str, ...] = typing.get_args(ResetMode)
+
+DEFAULT_POOL_DIVISOR = 16
+"""``reset_pool=0`` means ``ceil(num_envs / 16)`` resets per step (Craftax's reset ratio)."""
 
 
 def where(mask: jax.Array, x: Any, y: Any) -> Any:
@@ -55,13 +74,27 @@ class VecEnv:
 
     env: Env
     num_envs: int
-    reset_mode: str = "real"
+    reset_mode: ResetMode = "optimistic"
+    """``"real"``, ``"optimistic"`` or ``"cached"`` (module docstring)."""
+    reset_pool: int = 0
+    """``"optimistic"``: resets computed per step, in ``[1, num_envs]``; 0 means
+    ``ceil(num_envs / DEFAULT_POOL_DIVISOR)``."""
 
     def __post_init__(self) -> None:
         if self.num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
         if self.reset_mode not in _RESET_MODES:
             raise ValueError(f"reset_mode must be one of {_RESET_MODES}, got {self.reset_mode!r}")
+        if not 0 <= self.reset_pool <= self.num_envs:
+            raise ValueError(
+                f"reset_pool must be in [0, num_envs={self.num_envs}] (0: num_envs / "
+                f"{DEFAULT_POOL_DIVISOR}), got {self.reset_pool}"
+            )
+
+    @property
+    def pool_size(self) -> int:
+        """Resets computed per step in ``"optimistic"`` mode (``reset_pool`` or its default)."""
+        return self.reset_pool or math.ceil(self.num_envs / DEFAULT_POOL_DIVISOR)
 
     @property
     def spec(self):  # noqa: ANN201 - EnvSpec
@@ -85,6 +118,30 @@ class VecEnv:
             episode_length=jnp.zeros((self.num_envs,), jnp.int32),
             cached=(env_state, ts.obs) if self.reset_mode == "cached" else None,
         )
+
+    def optimistic_reset(
+        self, done: jax.Array, env_state: Any, obs: jax.Array, reset_keys: jax.Array
+    ) -> tuple[Any, jax.Array]:
+        """``(env_state, obs)`` with every env where ``done`` reset with its own key of
+        ``reset_keys``. The ended envs, in index order, are reset in pools of :attr:`pool_size`
+        (a ``lax.while_loop`` over pools, none when no episode ended), and each pool's states
+        are scattered into their places."""
+        n, m = self.num_envs, self.pool_size
+        ended = jnp.flatnonzero(done, size=n, fill_value=n)  # ended envs first, then n
+        count = jnp.sum(done.astype(jnp.int32))
+
+        def fill(carry: tuple[jax.Array, Any, jax.Array]) -> tuple[jax.Array, Any, jax.Array]:
+            pool, env_state, obs = carry
+            members = jax.lax.dynamic_slice_in_dim(jnp.append(ended, jnp.full(m, n)), pool * m, m)
+            keys = reset_keys[jnp.minimum(members, n - 1)]  # past the ended ones: dropped below
+            fresh_state, fresh_ts = jax.vmap(self.env.reset)(keys)
+            put = lambda x, y: x.at[members].set(y, mode="drop")  # noqa: E731
+            return pool + 1, jax.tree.map(put, env_state, fresh_state), put(obs, fresh_ts.obs)
+
+        _, env_state, obs = jax.lax.while_loop(
+            lambda c: c[0] * m < count, fill, (jnp.int32(0), env_state, obs)
+        )
+        return env_state, obs
 
     def check_action(self, action: jax.Array) -> None:
         """Raise a clear error (at trace time) for a batch of actions of the wrong shape/dtype."""
@@ -110,21 +167,21 @@ class VecEnv:
         done = ts.done
         episode_return = state.episode_return + ts.reward
         episode_length = state.episode_length + 1
-        if self.reset_mode == "real":
-            # Every env is reset and the ended ones selected. (Skipping the reset with a lax.cond
-            # on steps where no episode ended doubled raw Cartpole throughput, but CI runs with
-            # it hung intermittently inside the compiled chunk on CPU; reverted until that is
-            # understood.)
-            split = jax.vmap(jax.random.split)(state.key)
-            reset_state, reset_ts = jax.vmap(self.env.reset)(split[:, 1])
-            env_state = where(done, reset_state, env_state)
-            obs = where(done, reset_ts.obs, ts.obs)
-            key = split[:, 0]
-        else:
+        if self.reset_mode == "cached":
             reset_state, reset_obs = state.cached
             env_state = where(done, reset_state, env_state)
             obs = where(done, reset_obs, ts.obs)
             key = state.key
+        else:
+            split = jax.vmap(jax.random.split)(state.key)
+            key, reset_keys = split[:, 0], split[:, 1]
+            if self.reset_mode == "real":
+                # Every env is reset and the ended ones selected.
+                reset_state, reset_ts = jax.vmap(self.env.reset)(reset_keys)
+                env_state = where(done, reset_state, env_state)
+                obs = where(done, reset_ts.obs, ts.obs)
+            else:
+                env_state, obs = self.optimistic_reset(done, env_state, ts.obs, reset_keys)
         new_state = VecEnvState(
             env_state=env_state,
             obs=obs,

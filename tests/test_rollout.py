@@ -1,12 +1,15 @@
 """Autoreset, episode statistics, rollouts and evaluation on a transparent counter env."""
 
 import dataclasses
+import operator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats
 from flax import struct
+from trees import assert_same
 
 from jaxrl import rollout
 from jaxrl.envs.wrappers import TimeLimit
@@ -36,12 +39,16 @@ class Counter:
         return s, TimeStep(obs, jnp.ones(()), a[0] > 0.5, jnp.array(False))
 
 
-def make(num_envs=2, limit=3, mode="real"):
-    return rollout.VecEnv(TimeLimit(Counter(), limit), num_envs, reset_mode=mode)
+def make(num_envs=2, limit=3, mode="real", pool=0):
+    return rollout.VecEnv(TimeLimit(Counter(), limit), num_envs, reset_mode=mode, reset_pool=pool)
 
 
-def test_truncation_keeps_final_obs_and_resets_for_real():
-    venv = make()
+REAL_MODES = [("real", 0), ("optimistic", 0), ("optimistic", 1)]
+
+
+@pytest.mark.parametrize("mode, pool", REAL_MODES)
+def test_truncation_keeps_final_obs_and_resets_for_real(mode, pool):
+    venv = make(mode=mode, pool=pool)
     st = venv.reset(jax.random.key(0))
     start0 = np.asarray(st.obs[:, 1])
     zero = jnp.zeros((2, 1))
@@ -65,8 +72,9 @@ def test_truncation_keeps_final_obs_and_resets_for_real():
         starts |= new
 
 
-def test_termination_is_not_truncation_and_stats_reset():
-    venv = make(limit=10)
+@pytest.mark.parametrize("mode, pool", REAL_MODES)
+def test_termination_is_not_truncation_and_stats_reset(mode, pool):
+    venv = make(limit=10, mode=mode, pool=pool)
     st = venv.reset(jax.random.key(1))
     st, ts = venv.step(st, jnp.array([[0.0], [1.0]]))
     np.testing.assert_array_equal(ts.terminated, [False, True])
@@ -75,8 +83,9 @@ def test_termination_is_not_truncation_and_stats_reset():
     np.testing.assert_allclose(st.episode_length, [1, 0])
 
 
-def test_terminating_on_the_last_step_is_terminated_only():
-    venv = make(limit=1)
+@pytest.mark.parametrize("mode, pool", REAL_MODES)
+def test_terminating_on_the_last_step_is_terminated_only(mode, pool):
+    venv = make(limit=1, mode=mode, pool=pool)
     st = venv.reset(jax.random.key(2))
     _, ts = venv.step(st, jnp.array([[0.0], [1.0]]))
     np.testing.assert_array_equal(ts.terminated, [False, True])
@@ -92,8 +101,9 @@ def test_cached_reset_reuses_the_first_state():
     np.testing.assert_allclose(ts.obs, first)
 
 
-def test_collect_next_obs_is_true_successor():
-    venv = make(num_envs=3, limit=4)
+@pytest.mark.parametrize("mode, pool", REAL_MODES)
+def test_collect_next_obs_is_true_successor(mode, pool):
+    venv = make(num_envs=3, limit=4, mode=mode, pool=pool)
     st = venv.reset(jax.random.key(4))
 
     def policy(obs, key):
@@ -123,9 +133,95 @@ def test_wrong_action_shape_is_a_clear_error():
 
 def test_bad_vecenv_arguments():
     with pytest.raises(ValueError, match="reset_mode"):
-        make(mode="optimistic")
+        make(mode="lazy")
     with pytest.raises(ValueError, match="num_envs"):
         make(num_envs=0)
+    with pytest.raises(ValueError, match=r"reset_pool must be in \[0, num_envs=2\].*got 3"):
+        make(pool=3)
+    assert make(num_envs=33, mode="optimistic").pool_size == 3  # ceil(33 / 16)
+
+
+def random_endings(venv, key, num_steps, p_end):
+    """``num_steps`` steps of ``venv`` (jitted scan) where each env terminates with probability
+    ``p_end`` per step; returns every step's ``(obs, final_obs, done)`` and the final state."""
+
+    def body(st, k):
+        action = jax.random.bernoulli(k, p_end, (venv.num_envs, 1)).astype(jnp.float32)
+        st, ts = venv.step(st, action)
+        return st, (ts.obs, ts.info["final_obs"], ts.done)
+
+    def run(key):
+        k_reset, k_steps = jax.random.split(key)
+        return jax.lax.scan(body, venv.reset(k_reset), jax.random.split(k_steps, num_steps))
+
+    return jax.jit(run)(key)
+
+
+@pytest.mark.parametrize("pool", [1, 3, 37])
+def test_optimistic_reset_equals_the_real_reset(pool):
+    """Each ended env is reset with its own fresh key, the one ``"real"`` uses: the same
+    episodes bit for bit, also on steps where more envs end than one pool holds (p_end = 0.3 of
+    37 envs ends ~11 per step: pools of 1 and 3 need the while loop on most steps)."""
+    real = random_endings(make(37, limit=5), jax.random.key(7), 60, 0.3)
+    opt = random_endings(
+        make(37, limit=5, mode="optimistic", pool=pool), jax.random.key(7), 60, 0.3
+    )
+    assert int(np.asarray(real[1][2]).sum(axis=1).max()) > 3  # overflowing steps happen
+    assert_same(opt, real)
+
+
+def test_optimistic_reset_under_vmap_equals_each_run():
+    """Vmapped over seeds the while loop runs until every seed's ended envs are reset; each
+    seed's episodes equal its own unvmapped run."""
+    venv = make(16, limit=4, mode="optimistic", pool=2)
+    keys = jax.random.split(jax.random.key(8), 3)
+    batched = jax.vmap(lambda k: random_endings(venv, k, 30, 0.2))(keys)
+    for i in range(3):
+        assert_same(
+            jax.tree.map(operator.itemgetter(i), batched), random_endings(venv, keys[i], 30, 0.2)
+        )
+
+
+def episode_starts(venv, key, num_steps, p_end):
+    """The ``start`` of every episode begun in a run of :func:`random_endings` (the initial
+    ones and each reset's), as a flat numpy array."""
+    st, (obs, _, done) = random_endings(venv, key, num_steps, p_end)
+    first = np.asarray(venv.reset(jax.random.split(key)[0]).obs[:, 1])
+    return np.concatenate([first, np.asarray(obs[..., 1])[np.asarray(done)]])
+
+
+def test_optimistic_resets_never_reuse_a_start_and_match_the_reset_distribution():
+    """64 envs, a pool of 2, each env ending with probability 0.25 per step (~16 per step, so
+    nearly every step overflows the pool): over 150 steps ~2,400 episodes start. Every start is
+    distinct (Counter draws a fresh uniform start per reset; a reused state repeats one), and
+    their distribution matches the reset distribution U(0, 1) (Kolmogorov-Smirnov, p > 1e-3;
+    the statistic's 1e-3 critical value at n=2,400 is ~0.04). The cached mode, which reuses
+    starts, fails the first check, and a pool that hands its first state to every ended env
+    (the deliberately broken variant below) fails both."""
+    venv = make(64, limit=1000, mode="optimistic", pool=2)
+    starts = episode_starts(venv, jax.random.key(9), 150, 0.25)
+    assert len(starts) > 2000
+    assert len(np.unique(starts)) == len(starts)
+    assert scipy.stats.kstest(starts, "uniform").pvalue > 1e-3
+    # the uniform start distribution of fresh real resets, for comparison
+    real = episode_starts(make(64, limit=1000), jax.random.key(9), 150, 0.25)
+    assert scipy.stats.ks_2samp(starts, real).pvalue > 1e-3
+
+    cached = episode_starts(make(64, limit=1000, mode="cached"), jax.random.key(9), 150, 0.25)
+    assert len(np.unique(cached)) == 64 < len(cached)
+
+    class OnePool(rollout.VecEnv):  # broken: every ended env gets the pool's first reset
+        def optimistic_reset(self, done, env_state, obs, reset_keys):
+            fresh_state, fresh_ts = jax.vmap(self.env.reset)(reset_keys[:1])
+            fresh = jax.tree.map(
+                lambda x: jnp.repeat(x, self.num_envs, 0), (fresh_state, fresh_ts.obs)
+            )
+            return rollout.where(done, fresh, (env_state, obs))
+
+    broken = OnePool(TimeLimit(Counter(), 1000), 64, reset_mode="optimistic", reset_pool=2)
+    bad = episode_starts(broken, jax.random.key(9), 150, 0.25)
+    assert len(np.unique(bad)) < len(bad) / 4
+    assert scipy.stats.ks_2samp(bad, real).pvalue < 1e-3
 
 
 def test_evaluate_scores_whole_episodes_without_autoreset():
