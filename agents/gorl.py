@@ -375,7 +375,7 @@ def collect_decoder_data(
     ``num_envs`` fresh environments; returns flat ``(obs [N, obs_dim], pre_tanh_actions [N, A])``
     (N = num_envs * collect_steps)."""
     k_reset, k_roll = jax.random.split(key)
-    vec_env = rollout.VecEnv(env, config.num_envs)
+    vec_env = ppo.vec_env(config, env)
     policy, _ = ppo.make_networks(config, env)
 
     def policy_fn(obs: jax.Array, k: PRNGKey):

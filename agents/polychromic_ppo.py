@@ -504,7 +504,7 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
     b, big_n, p = config.num_envs, config.num_vines, config.rollout_states
 
     # trunks, cut at the rollout states (each snapshot is the VecEnvState before that step)
-    vec_env = rollout.VecEnv(env, b)
+    vec_env = ppo.vec_env(config, env, b)
     env_state = vec_env.reset(k_reset) if config.trunk_start == "reset" else state.env_state
     times = _rollout_times(config) + [config.num_steps]
     snapshots, segments, episodes = [], [], []

@@ -189,6 +189,15 @@ class Config:
     """Normalise advantages per minibatch (static)."""
     clip_value_loss: bool = struct.field(pytree_node=False, default=False)
     """Clip the value update around the old values with clip_eps (static)."""
+    reset_mode: rollout.ResetMode = struct.field(pytree_node=False, default="optimistic")
+    """How envs whose episode ended restart (jaxrl.rollout): 'optimistic' computes reset_pool
+    resets per step and gives each ended env a fresh start drawn with its own key (the episodes
+    of 'real', at a fraction of its cost); 'real' resets every env every step and keeps the
+    ended ones'; 'cached' restarts each env from its first state, as Brax does (start states
+    reused: for throughput comparisons only) (static)."""
+    reset_pool: int = struct.field(pytree_node=False, default=0)
+    """reset_mode='optimistic': resets computed per step, in [0, num_envs]; steps where more
+    episodes end compute further pools; 0 means ceil(num_envs / 16) (static)."""
 
     def validate(self) -> None:
         """Raise a ValueError naming the field, its value and what is allowed: every numeric
@@ -203,6 +212,10 @@ class Config:
             raise ValueError(
                 "Config.tanh_entropy='sampled' needs policy_head='tanh_gaussian', got "
                 f"policy_head={self.policy_head!r}"
+            )
+        if self.reset_pool > self.num_envs:
+            raise ValueError(
+                f"Config.reset_pool must be in [0, num_envs={self.num_envs}], got {self.reset_pool}"
             )
         batch = self.num_envs * self.num_steps
         if self.sequence_length:
@@ -243,6 +256,7 @@ RANGES: tuple[RangeSpec, ...] = (
     ("num_epochs", COUNT),
     ("num_minibatches", COUNT),
     ("sequence_length", COUNT_OR_ZERO),
+    ("reset_pool", COUNT_OR_ZERO),
 )
 """Allowed values of every numeric field, dynamic and static (checked by ``Config.validate``;
 GoRL and PROPS extend it)."""
@@ -320,6 +334,13 @@ def make_optimizer(
     )
 
 
+def vec_env(config: Config, env: Env, num_envs: int | None = None) -> rollout.VecEnv:
+    """``num_envs`` (default ``config.num_envs``) batched copies of ``env`` with the config's
+    ``reset_mode`` and ``reset_pool`` (a pool larger than ``num_envs`` is capped to it)."""
+    n = config.num_envs if num_envs is None else num_envs
+    return rollout.VecEnv(env, n, config.reset_mode, min(config.reset_pool, n))
+
+
 def init(config: Config, env: Env, key: PRNGKey) -> State:
     """Initialise networks, optimiser, normaliser and ``num_envs`` environments (after
     ``config.validate()`` and :func:`check_env`)."""
@@ -329,8 +350,7 @@ def init(config: Config, env: Env, key: PRNGKey) -> State:
     k_pi, k_v, k_env, key = jax.random.split(key, 4)
     dummy = jnp.zeros((1, *env.spec.obs_shape), jnp.float32)
     params = {"policy": policy.init(k_pi, dummy), "value": value.init(k_v, dummy)}
-    vec_env = rollout.VecEnv(env, config.num_envs)
-    env_state = vec_env.reset(k_env)
+    env_state = vec_env(config, env).reset(k_env)
     normalizer = RunningStats.create(env.spec.obs_shape)
     if config.normalize_obs:
         normalizer = normalizer.update(env_state.obs)
@@ -750,10 +770,10 @@ def train_step(
     the metrics stay the env's. Without it the iteration is exactly the one above.
     """
     key, k_roll, k_sgd = jax.random.split(state.key, 3)
-    vec_env = rollout.VecEnv(env, config.num_envs)
+    venv = vec_env(config, env)
     policy_fn = make_policy_fn(config, env, state.params, state.normalizer, action_fn)
     env_state, traj, episode_info = rollout.collect(
-        vec_env, state.env_state, policy_fn, k_roll, config.num_steps
+        venv, state.env_state, policy_fn, k_roll, config.num_steps
     )
     reward_metrics: Metrics = {}
     if reward_fn is not None:

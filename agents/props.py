@@ -546,7 +546,7 @@ def train_step(config: Config, env: Env, state: State) -> tuple[State, Metrics]:
     """One PROPS iteration: ``n / m`` times (behaviour update, collect ``m`` steps with pi_phi),
     then the sampling error of the buffer and the PPO update of theta over the whole buffer."""
     key, k_sub, k_se, k_sgd = jax.random.split(state.key, 4)
-    vec_env = rollout.VecEnv(env, config.num_envs)
+    vec_env = ppo.vec_env(config, env)
     m = config.props_num_steps
 
     def sub_iteration(state: State, sub_key: PRNGKey):
