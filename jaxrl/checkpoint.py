@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxrl import distributed
 from jaxrl.loggers import JsonlLogger, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,31 @@ def _from_storable(stored: Any, like: Any) -> Any:
     return jax.tree.map(back, stored, like)
 
 
+def _global_or_host(x: Any) -> Any:
+    """A leaf to save in a multi-process run: a global array as it is (orbax writes each
+    process's shards), anything else as a host value."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        return x
+    return jax.device_get(x)
+
+
+def _restore_target(like: Any) -> Any:
+    """What orbax restores into: shapes and dtypes of ``like`` (as stored); in a multi-process
+    run with ``like`` 's shardings too, so that each process reads only its own shards of the
+    global arrays (a leaf without one, e.g. an empty-array placeholder, is replicated)."""
+    if not distributed.multi_process():
+        return jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_storable(jax.device_get(like)))
+    everywhere = distributed.replicated(distributed.make_mesh())
+
+    def target(x: Any) -> jax.ShapeDtypeStruct:
+        sharding = getattr(x, "sharding", None)
+        if not isinstance(sharding, jax.sharding.Sharding) or sharding.is_fully_addressable:
+            sharding = everywhere  # a host value: the same on every process
+        return jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding)
+
+    return jax.tree.map(target, _to_storable(like))
+
+
 def signature(state: Any) -> list[list[Any]]:
     """``[path, shape, dtype]`` of every leaf: what must match for a state to be restored."""
     out = []
@@ -237,7 +263,12 @@ class Checkpointer:
     def save(self, step: int, state: Any, record: dict[str, Any]) -> None:
         """Write ``state`` and ``record`` (JSON) as the checkpoint for ``step``."""
         record = _json_safe({**record, "signature": signature(state), "step": step})
-        state = jax.device_get(state)  # host copies: nothing refers to (donated) device buffers
+        if distributed.multi_process():
+            # every process writes its own shards (orbax: process 0 the metadata and record);
+            # the save is synchronous, so it is done before the state is donated
+            state = jax.tree.map(_global_or_host, state)
+        else:
+            state = jax.device_get(state)  # host copies: nothing refers to (donated) buffers
         if step in self._manager.all_steps():
             # Only reached when a resume skipped this (damaged) checkpoint and retrained the step.
             self._manager.wait_until_finished()
@@ -291,9 +322,7 @@ class Checkpointer:
                 self._damaged(*problems[-1], last=i == len(steps) - 1)
                 continue
             self._check_record(record, s, expect or {}, expected, added or {})
-            stored_like = jax.tree.map(
-                ocp.utils.to_shape_dtype_struct, _to_storable(jax.device_get(like))
-            )
+            stored_like = _restore_target(like)
             failure = None
             with _quiet_orbax():
                 try:
@@ -378,16 +407,20 @@ class History:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.path = os.path.join(os.path.abspath(os.fspath(directory)), self.FILE)
         self._writer = JsonlLogger(self.path)
+        self.writes = distributed.is_primary()
+        """Whether this process writes the file: in a multi-process run only process 0 does;
+        the others read it on resume."""
 
     def start(self) -> None:
         """Forget the rows of an earlier run in this folder (a run that does not resume)."""
         self._writer.close()
-        if os.path.exists(self.path):
+        if self.writes and os.path.exists(self.path):
             os.remove(self.path)
 
     def append(self, step: int, row: dict[str, Any]) -> None:
         """Add the row of the chunk that ended at env step ``step`` (before its checkpoint)."""
-        self._writer.log(step, row)
+        if self.writes:
+            self._writer.log(step, row)
 
     def restore(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows a checkpoint ``record`` covers, NaN restored; later rows leave the file.
@@ -399,11 +432,15 @@ class History:
             rows = record["history"]
             self.start()
             for row in rows:  # later records count these rows
-                self._writer.log(row["step"], {k: v for k, v in row.items() if k != "step"})
+                self.append(row["step"], {k: v for k, v in row.items() if k != "step"})
         else:
             step, count = int(record["step"]), int(record["history_rows"])
-            self._writer.rewind(step)
+            if self.writes:
+                self._writer.rewind(step)
+            # rows up to the step: the file as process 0 left it before or after its rewind
+            # (an atomic rename), or with process 0's newer rows appended after it
             rows = read_jsonl(self.path) if os.path.exists(self.path) else []
+            rows = [r for r in rows if r.get("step", math.inf) <= step]
             if len(rows) != count or (count and rows[-1].get("step") != step):
                 end = f" ending at step {rows[-1].get('step')}" if rows else ""
                 raise CheckpointError(

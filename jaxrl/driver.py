@@ -9,9 +9,15 @@ memory does not grow with run length.
 
 :func:`train` is its steps, in order: :meth:`_Arguments.check` and :func:`_setup` (check every
 argument, the agent and its config, fix the batching: bad input fails here, before any state or
-folder exists), :func:`_initial_state`, :func:`_restore` (on resume), :func:`_plan_chunks`,
-:func:`_place` (devices), :func:`_compile`, and the host loop :func:`_train_chunks`. Any object
+folder exists), :func:`_initial_state`, :func:`_place` (devices), :func:`_restore` (on resume),
+:func:`_plan_chunks`, :func:`_compile`, and the host loop :func:`_train_chunks`. Any object
 that fits :class:`jaxrl.types.Agent` can be trained.
+
+Several processes (``jax.distributed``, :mod:`jaxrl.distributed`): whatever the host loop reads
+(the metrics row, the NaN/Inf flag, evaluations) is compiled with a replicated output, so every
+process reads the same whole values and takes the same decisions (all stop together on a NaN);
+only process 0 logs, appends to ``history.jsonl`` and shows the progress bar; checkpoints are
+saved and restored by every process (:class:`jaxrl.checkpoint.Checkpointer`).
 
 Evaluation: by default the run is cut into about 20 chunks and evaluated after every second one
 (about :data:`DEFAULT_EVALUATIONS` evaluations, the last chunk always included), plus once before
@@ -102,6 +108,9 @@ class TrainResult:
 
     Attributes:
         state: the final agent state, with leading axes ``[settings][seeds]`` for sweeps / seeds.
+            Spread over devices as the run was; in a multi-process run its sharded leaves are
+            global arrays that no process holds whole (:func:`jaxrl.distributed.gather` fetches
+            them).
         history: ``{name: array}`` with one row per chunk (``[rows]``, ``[rows, seeds]``,
             ``[rows, settings]`` or ``[rows, settings, seeds]``); ``history["step"]`` holds the
             steps (per run, in ``step_unit``) at the end of each chunk. A run that evaluates
@@ -529,7 +538,8 @@ class _Outputs:
     for it (the next checkpoint's ``history_rows`` counts it)."""
 
     def __init__(self, loggers: Sequence[Logger], directory: str | None, keep: int) -> None:
-        self.loggers = loggers
+        # in a multi-process run only process 0 logs (every process saves its checkpoint shards)
+        self.loggers = list(loggers) if distributed.is_primary() else []
         self.checkpointer = Checkpointer(directory, keep=keep) if directory else None
         self.history = History(directory) if directory else None
         steps = self.checkpointer.steps() if self.checkpointer else []
@@ -598,7 +608,7 @@ class _ProgressBar:
             initial=chunks.done * chunks.steps,
             unit="grad" if run.offline else "step",
             unit_scale=True,
-            disable=not show,
+            disable=not show or not distributed.is_primary(),
             desc=description or _bar_label(run),
             dynamic_ncols=True,
         )
@@ -756,18 +766,20 @@ def _check_devices(devices: Any) -> int | list[jax.Device] | None:
                 f"devices={n}: expected at most {len(available)}, the number of devices JAX "
                 f"sees ({', '.join(str(d) for d in available)})"
             )
+        distributed.check_spans_processes(available[:n])
         return n
     listed = list(devices)
     if not listed or not all(isinstance(d, jax.Device) for d in listed):
         raise ValueError(
             f"devices={devices!r}: expected None, an int >= 1 or a non-empty list of jax.Device"
         )
+    distributed.check_spans_processes(listed)
     return listed
 
 
 def _device_count(devices: int | list[jax.Device] | None) -> int:
-    if devices is None:
-        return 1
+    if devices is None:  # one device; in a multi-process run every device of every process
+        return jax.device_count() if distributed.multi_process() else 1
     return devices if isinstance(devices, int) else len(devices)
 
 
@@ -916,7 +928,7 @@ def _initial_state(run: _Run, init_state: Any) -> Any:
 
 
 def _restore(run: _Run, outputs: _Outputs, like: Any) -> _Restored:
-    """Step 3 (resume): the newest usable checkpoint's state, chunk layout and metric rows;
+    """Step 4 (resume): the newest usable checkpoint's state, chunk layout and metric rows;
     loggers rewind to its step so that later rows are not written twice."""
     added = {"static_config": _static_defaults(run.first)}
     state, record = outputs.checkpointer.restore(like=like, expect=run.record(), added=added)
@@ -930,7 +942,7 @@ def _restore(run: _Run, outputs: _Outputs, like: Any) -> _Restored:
 
 
 def _plan_chunks(run: _Run, args: _Arguments, restored: _Restored | None) -> _Chunks:
-    """Step 4: whole chunks of (nearly) the requested size covering the run; a resumed run keeps
+    """Step 5: whole chunks of (nearly) the requested size covering the run; a resumed run keeps
     its checkpoint's chunk size (and so its compiled chunk and its bits).
 
     Chunks are ``chunk_steps``, else ``eval_every``, else about 1/20 of the run (at least one
@@ -981,8 +993,13 @@ def default_eval_every(chunks: int) -> int:
 
 
 def _place(run: _Run, state: Any, devices) -> tuple[_Run, Any, _Sharding | None]:
-    """Step 5: spread independent runs over the devices, or a single run's environments (data
-    parallelism); config and data are replicated."""
+    """Step 3 (before a restore, which then reads straight into this layout): spread
+    independent runs over the devices, or a single run's environments (data parallelism);
+    config and data are replicated. In a multi-process run every process built the same host
+    values and :func:`jaxrl.distributed.to_global` makes them global arrays (each process
+    fills its own devices' shards); ``devices=None`` then means every device."""
+    if devices is None and distributed.multi_process():
+        devices = jax.device_count()  # a multi-process run spans every process's devices
     if devices is None:
         return run, state, None
     devs = jax.devices()[:devices] if isinstance(devices, int) else list(devices)
@@ -997,9 +1014,9 @@ def _place(run: _Run, state: Any, devices) -> tuple[_Run, Any, _Sharding | None]
         shardings = distributed.env_axis_shardings(state, mesh, run.base.num_envs)
     rep = distributed.replicated(mesh)
     run = dataclasses.replace(
-        run, base=jax.device_put(run.base, rep), data=jax.device_put(run.data, rep)
+        run, base=distributed.to_global(run.base, rep), data=distributed.to_global(run.data, rep)
     )
-    return run, jax.device_put(state, shardings), _Sharding(shardings, rep)
+    return run, distributed.to_global(state, shardings), _Sharding(shardings, rep)
 
 
 def _compile(run: _Run, chunks: _Chunks, state, sharding, num_eval_episodes, deterministic):
@@ -1017,7 +1034,11 @@ def _compile(run: _Run, chunks: _Chunks, state, sharding, num_eval_episodes, det
 
     def build_eval():
         fn = layout.evaluate(make_eval_fn(agent, env, num_eval_episodes, deterministic))
-        return jax.jit(fn).lower(run.base, state, run.eval_keys(0)).compile()
+        kw = {}
+        if sharding:  # metrics replicated: every process reads the whole evaluation
+            rep = sharding.replicated
+            kw = {"in_shardings": (rep, sharding.state, rep), "out_shardings": rep}
+        return jax.jit(fn, **kw).lower(run.base, state, _eval_keys(run, 0, sharding)).compile()
 
     key = ("chunk", agent, env, chunks.iterations, run.offline, _signature(run.data), *sig)
     chunk, _ = _cached(key, build_chunk)
@@ -1027,7 +1048,14 @@ def _compile(run: _Run, chunks: _Chunks, state, sharding, num_eval_episodes, det
     return chunk, evaluate
 
 
-def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, bar, dog):
+def _eval_keys(run: _Run, chunk: int | None, sharding: _Sharding | None) -> jax.Array:
+    """:meth:`_Run.eval_keys`, replicated over the mesh when the run is spread over devices (in
+    a multi-process run, a global array every process holds whole)."""
+    keys = run.eval_keys(chunk)
+    return keys if sharding is None else distributed.to_global(keys, sharding.replicated)
+
+
+def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, bar, dog, sharding):
     """Step 7, the host loop. A run that evaluates and did not resume first evaluates the
     initial state (the row ``step: 0``, keys ``evaluation_keys(key, None, seeds)``). Then each
     chunk runs compiled; between chunks Python checks for NaN/Inf, evaluates, keeps the row,
@@ -1038,7 +1066,8 @@ def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, ba
     unit = run.step_unit
     if eval_fn is not None and chunks.evaluates_start:
         with dog.phase("evaluation", f"of the initial state, {unit} 0"):
-            row = _to_row(jax.device_get(eval_fn(run.base, state, run.eval_keys(None))))
+            keys = _eval_keys(run, None, sharding)
+            row = _to_row(jax.device_get(eval_fn(run.base, state, keys)))
         rows.append({"step": 0, **row})
         outputs.write_start(row)
         bar.evaluated(row)
@@ -1054,7 +1083,8 @@ def _train_chunks(run: _Run, chunks: _Chunks, compiled, state, rows, outputs, ba
         _check_nonfinite(row, finite, step, run, outputs.last_checkpoint)
         if eval_fn is not None and chunks.evaluates(chunk):
             with dog.phase("evaluation", f"after chunk {chunk + 1}, {unit} {step}"):
-                eval_row = jax.device_get(eval_fn(run.base, state, run.eval_keys(chunk)))
+                keys = _eval_keys(run, chunk, sharding)
+                eval_row = jax.device_get(eval_fn(run.base, state, keys))
             row.update(_to_row(eval_row))
         rows.append({"step": step, **row})
         with dog.phase("checkpoint", f"logging and saving at {unit} {step}"):
@@ -1152,11 +1182,15 @@ def train(
             there is one (state, chunk layout and history; bit-identical to an uninterrupted run
             on the same machine). Damaged checkpoints are skipped with one warning line each.
             Without it, a run in ``checkpoint_dir`` starts a new history there.
-        devices: ``None``: the default device. An int ``1 <= n <= len(jax.devices())`` or a
+        devices: ``None``: the default device (in a multi-process run, ``jax.distributed``:
+            every device of every process). An int ``1 <= n <= len(jax.devices())`` or a
             non-empty list of devices: spread over those devices (independent runs split across
             devices when there are seeds or sweep settings, else data parallelism over the
             environments, which an offline single run does not have; see
-            :mod:`jaxrl.distributed`).
+            :mod:`jaxrl.distributed`). In a multi-process run the devices must include some of
+            every process; every process calls :func:`train` with the same arguments, only
+            process 0 logs, writes the history and shows the progress bar, and every process
+            takes part in each checkpoint save and restore.
         data: an offline dataset (e.g. a :class:`jaxrl.data.Dataset`) for an agent that trains
             from data. It goes through ``agent.prepare_data(config, env, data)`` when the agent
             has one, then is passed *unbatched* (shared by all seeds and settings, an argument of
@@ -1244,6 +1278,9 @@ def _train(
     t0 = time.perf_counter()
     with dog.phase("init", "agent.init and its compilation"):
         state = _initial_state(run, init_state)
+    # placed before a restore, so that orbax restores each process's shards straight into the
+    # run's layout (in a multi-process run no process can hold the whole state)
+    placed, state, sharding = _place(run, state, args.devices)
     outputs = _Outputs(loggers, checkpoint_dir, args.keep_checkpoints)
     bar, restored = None, None
     try:
@@ -1251,8 +1288,11 @@ def _train(
             with dog.phase("restore", f"the newest checkpoint in {checkpoint_dir}"):
                 restored = _restore(run, outputs, like=state)
             state = restored.state
+            if sharding is not None:
+                state = distributed.to_global(state, sharding.state)
         elif outputs.history is not None:
             outputs.history.start()
+        run = placed
         chunks = _plan_chunks(run, args, restored)
         if chunks.count * chunks.steps > args.total_steps:
             log.info(
@@ -1263,7 +1303,6 @@ def _train(
                 chunks.count,
                 chunks.steps,
             )
-        run, state, sharding = _place(run, state, args.devices)
         with dog.phase("compile", "the training chunk and the evaluation"):
             compiled = _compile(
                 run, chunks, state, sharding, args.num_eval_episodes, eval_deterministic
@@ -1271,7 +1310,9 @@ def _train(
         compile_seconds = time.perf_counter() - t0
         bar = _ProgressBar(run, chunks, progress, description)
         rows = restored.rows if restored else []
-        state, seconds = _train_chunks(run, chunks, compiled, state, rows, outputs, bar, dog)
+        state, seconds = _train_chunks(
+            run, chunks, compiled, state, rows, outputs, bar, dog, sharding
+        )
     finally:
         if bar:
             bar.close()

@@ -18,6 +18,11 @@ and setting, named by :func:`series`:
 
 Every writer has ``rewind(step)``: the driver calls it when a run resumes from a checkpoint taken
 at ``step``, so that rows written after that checkpoint are dropped instead of duplicated.
+
+Several processes (``jax.distributed``, :mod:`jaxrl.distributed`): every process computes the
+same rows, and only process 0 writes them: :func:`jaxrl.train` hands rows to its loggers only
+there, and :class:`WandbLogger` made on another process starts no W&B run (its methods do
+nothing), so a script may build the same loggers everywhere.
 """
 
 from __future__ import annotations
@@ -348,6 +353,13 @@ class TensorBoardLogger:
 # Weights & Biases
 
 
+def _primary_process() -> bool:
+    """Whether this process writes (process 0 of a ``jax.distributed`` run, or the only one)."""
+    from jaxrl import distributed
+
+    return distributed.is_primary()
+
+
 def _import_wandb() -> Any:
     try:
         import wandb
@@ -395,6 +407,10 @@ class WandbLogger:
     ) -> None:
         wandb = _import_wandb()
         self.labels = None if labels is None else list(labels)
+        self.run: Any = None
+        self._finished = True
+        if not _primary_process():
+            return  # one W&B run per multi-process run: process 0's
         if dataclasses.is_dataclass(config) and not isinstance(config, type):
             config = dataclasses.asdict(config)
         if dir is not None:
@@ -415,7 +431,7 @@ class WandbLogger:
     def log(self, step: int, row: dict[str, Any]) -> None:
         """Log the non-NaN series of the row at ``step`` (env steps; must increase)."""
         data = {k: v for k, v in series(row, self.labels).items() if not math.isnan(v)}
-        if data:
+        if data and self.run is not None:
             self.run.log(data, step=int(step))
 
     def rewind(self, step: int) -> None:

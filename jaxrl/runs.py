@@ -79,6 +79,7 @@ import numpy as np
 import tyro
 
 from jaxrl import data as jdata
+from jaxrl import distributed
 from jaxrl.checkpoint import CheckpointError
 from jaxrl.config import from_json, to_json
 from jaxrl.driver import TrainResult, check_arguments, train
@@ -95,7 +96,16 @@ AMENDMENTS_FILE = "amendments.jsonl"
 REPORTING = ("random_return", "expert_return")
 """Script arguments that only change the report: a resume may change them (recorded in
 ``amendments.jsonl``, like a grown ``total_steps`` and new dynamic config values)."""
-FREE = ("progress", "tensorboard", "wandb", "run_dir", "resume", "watchdog", "watchdog_exit")
+FREE = (
+    "progress",
+    "tensorboard",
+    "wandb",
+    "run_dir",
+    "resume",
+    "watchdog",
+    "watchdog_exit",
+    "devices",
+)
 """Script arguments a resume may change without a record: they change no result."""
 
 
@@ -152,6 +162,11 @@ class RunArgs:
     watchdog_exit: bool = False
     """After such a report, exit with status 75 so that a scheduler can restart the run with
     --resume (also JAXRL_WATCHDOG_EXIT=1)."""
+    devices: int | None = None
+    """Spread the run over this many devices (seeds split across them, or one run's
+    environments: data parallelism); None: one device, or in a multi-process run (python -m
+    jaxrl.launch) every device of every process. A resume may change it (results then differ
+    by float summation order only)."""
 
 
 @dataclasses.dataclass
@@ -347,6 +362,7 @@ def driver_options(args: Any, member: Member) -> dict[str, Any]:
         "seeds": seeds if seeds > 1 else None,
         "eval_every": getattr(args, "eval_every", None),
         "num_eval_episodes": getattr(args, "num_eval_episodes", 16),
+        **({"devices": args.devices} if getattr(args, "devices", None) is not None else {}),
         **watchdog_options(args),
         **member.options,
     }
@@ -533,7 +549,10 @@ class Run:
 
     def loggers(self, folder: str, labels: Sequence[str] | None = None) -> list[Logger]:
         """``metrics.jsonl`` and ``metrics.csv`` in ``folder``, plus TensorBoard / W&B when the
-        script's flags ask for them."""
+        script's flags ask for them; none on a process other than 0 of a multi-process run
+        (only process 0 writes run files)."""
+        if not distributed.is_primary():
+            return []
         out: list[Logger] = [
             _AmendOnFirstRow(self),
             JsonlLogger(os.path.join(folder, "metrics.jsonl")),
@@ -634,12 +653,13 @@ class Run:
                 metrics = ("eval_return", "episode_return")
         title = title or f"{self.script} ({os.path.basename(self.path)})"
         curves = os.path.join(self.path, "curves.png")
-        if histories is not None:
+        primary = distributed.is_primary()  # only process 0 draws the curves and writes files
+        if primary and histories is not None:
             plot_comparison(histories, curves, metrics, title, unit, logy)
-        elif len(results) == 1:
+        elif primary and len(results) == 1:
             (result,) = results.values()
             plot_single(result.history, curves, metrics, title, unit)
-        else:
+        elif primary:
             histories = {k: r.history for k, r in results.items()}
             plot_comparison(histories, curves, metrics, title, unit, logy)
         out = {
@@ -652,6 +672,21 @@ class Run:
             **({"task_success": tasks} if tasks else {}),
             **(extra or {}),
         }
+        if primary:
+            self._write_report(out, datasets, rows, unit, mean_metrics, tasks, differences)
+        return Report(self.path, out, dict(results))
+
+    def _write_report(
+        self,
+        out: dict[str, Any],
+        datasets: Mapping[str, Any],
+        rows: Mapping[str, Any],
+        unit: str,
+        mean_metrics: Sequence[str],
+        tasks: Mapping[str, Any],
+        differences: Mapping[str, Mapping[str, str]],
+    ) -> None:
+        """``results.json`` and the printed summary of :meth:`report`."""
         _write_json(os.path.join(self.path, "results.json"), out)
         for name, info in datasets.items():
             mean, ref = info["dataset_return_mean"], info["reference_returns"]
@@ -668,7 +703,6 @@ class Run:
             for figure, text in figs.items():
                 print(f"{name}, {figure}: {text}")
         print(f"run folder: {self.path} (curves.png, results.json, metrics.jsonl)")
-        return Report(self.path, out, dict(results))
 
 
 class _AmendOnFirstRow:
@@ -715,15 +749,43 @@ def start(args: A, setup: Callable[[A], Sequence[Member]]) -> Run:
         validate(member, driver_options(args, member))
     if resume:
         said = "".join(f"; {k}: {a!r} -> {b!r}" for k, (a, b) in amended.items())
-        print(f"resuming {resume}{said}")
+        _say(f"resuming {resume}{said}")
         return Run(script, resume, args, members, resumed=True, amendment=amended)
-    path = create(args, script, members)
-    print(f"new run: {path}")
+    path = _create_once(args, script, members)
+    _say(f"new run: {path}")
     return Run(script, path, args, members, resumed=False)
 
 
+def _say(text: str) -> None:
+    """Print ``text`` (on process 0 only, in a multi-process run)."""
+    if distributed.is_primary():
+        print(text)
+
+
+def _create_once(args: Any, script: str, members: Sequence[Member]) -> str:
+    """:func:`create` on process 0; in a multi-process run every other process gets the folder
+    process 0 made (its name holds process 0's clock), or a :class:`RunError` when it failed."""
+    if not distributed.multi_process():
+        return create(args, script, members)
+    path, error = "", None
+    if distributed.is_primary():
+        try:
+            path = create(args, script, members)
+        except Exception as e:  # the others learn of it through the empty path, then raise
+            error = e
+    path = distributed.broadcast_text(path)
+    if error is not None:
+        raise error
+    if not path:
+        raise RunError("process 0 could not create the run folder (see its error)")
+    return path
+
+
 def amend(path: str, changed: Mapping[str, list[Any]]) -> None:
-    """Append a dated amendment to ``path/amendments.jsonl`` and say so."""
+    """Append a dated amendment to ``path/amendments.jsonl`` and say so (process 0 only, in a
+    multi-process run)."""
+    if not distributed.is_primary():
+        return
     line = {"time": _now(), "changes": dict(changed)}
     with open(os.path.join(path, AMENDMENTS_FILE), "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
@@ -1312,7 +1374,10 @@ def write_history(
     folder: str, history: Mapping[str, Any], labels: Sequence[str] | None = None
 ) -> None:
     """(Re)write ``metrics.jsonl`` and ``metrics.csv`` in ``folder`` from a whole history (for
-    runs whose rows are assembled after training, e.g. GoRL's phases)."""
+    runs whose rows are assembled after training, e.g. GoRL's phases); process 0 only, in a
+    multi-process run."""
+    if not distributed.is_primary():
+        return
     for name in ("metrics.jsonl", "metrics.csv"):
         if os.path.exists(os.path.join(folder, name)):
             os.remove(os.path.join(folder, name))

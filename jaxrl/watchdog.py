@@ -7,7 +7,9 @@ evaluation, each checkpoint) under a :class:`Watchdog`. When a phase has run lon
 limit, the watchdog writes to stderr one line that names the phase, how long it has run and what
 to do, then every thread's Python stack (:mod:`faulthandler`), and, if asked to, ends the
 process with :data:`EXIT_CODE` so that a scheduler can restart it from its last checkpoint
-(``resume=True``, ``--resume``). It reports each phase once.
+(``resume=True``, ``--resume``). It reports each phase once. In a multi-process run
+(``jax.distributed``) each process has its own watchdog; a report names the process, since a
+process that stalls in a collective is usually waiting for another that failed or stalled.
 
 The limit of a phase is ``timeout`` seconds, or :data:`SLACK` times the longest phase of the
 same kind that has finished in this process, whichever is larger, so runs whose chunks
@@ -67,6 +69,20 @@ def default_timeout() -> float | None:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{ENV_TIMEOUT}={raw!r}: expected seconds >= 0, or 'off'")
     return value or None
+
+
+def _process() -> tuple[int, int]:
+    """``(jax.process_index(), jax.process_count())`` in a ``jax.distributed`` run, else
+    ``(0, 1)`` (the watchdog never imports JAX itself)."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return 0, 1
+    try:
+        if not jax.distributed.is_initialized():
+            return 0, 1
+        return int(jax.process_index()), int(jax.process_count())
+    except Exception:  # a backend that cannot start: report as one process
+        return 0, 1
 
 
 def default_exit() -> bool:
@@ -161,13 +177,21 @@ class Watchdog:
             if self.exit_on_stall
             else "it keeps waiting"
         )
+        process, count = _process()
+        who = f"process {process} of {count}: " if count > 1 else ""
         lines = [
             "",
-            f"jaxrl watchdog: {self.context + ': ' if self.context else ''}no progress for "
+            f"jaxrl watchdog: {who}{self.context + ': ' if self.context else ''}no progress for "
             f"{elapsed:.1f} s in phase '{where}' (limit {self.limit(kind):.1f} s); {then}.",
             "  A run at 0% CPU here is most likely an XLA:CPU deadlock (see jaxrl/_xla_cpu.py). "
             "Please report it to the project with the stacks below.",
         ]
+        if count > 1:
+            lines.append(
+                "  In a multi-process run (jax.distributed) every process waits for the others in "
+                "each chunk, evaluation and checkpoint: look for another process that failed or "
+                "stalled first."
+            )
         if self.resume_hint:
             lines.append(f"  {self.resume_hint}")
         lines.append(
