@@ -9,7 +9,7 @@ import optax
 import pytest
 from conftest import CountingPPO
 from flax import struct
-from trees import assert_same, differ
+from trees import assert_same
 
 import jaxrl
 from jaxrl import envs, networks, returns, rollout
@@ -117,8 +117,10 @@ def test_config_errors_name_the_field():
 
 def test_optimistic_resets_train_exactly_as_real_resets():
     """The default ``reset_mode="optimistic"`` resets each ended env with the key ``"real"``
-    uses: on CartPole (episodes of 10-50 steps, so several end per step and a pool of 1
-    overflows) three PPO iterations give the same state bit for bit; ``"cached"`` does not."""
+    uses: on CartPole (episodes of 10-50 steps, so several end on most steps and a pool of 1
+    overflows into the while loop) three PPO iterations give the same state bit for bit. (That
+    the comparison can fail: ``tests/test_rollout.py`` shows cached and one-state pools
+    differing.)"""
     env = envs.make("cartpole")
 
     def run(mode, pool=0):
@@ -129,10 +131,7 @@ def test_optimistic_resets_train_exactly_as_real_resets():
             state = step(state)
         return state
 
-    real = run("real")
-    assert_same(run("optimistic", 1), real)
-    assert_same(run("optimistic"), real)
-    assert differ(run("cached").params, real.params)
+    assert_same(run("optimistic", 1), run("real"))
 
 
 def test_unknown_env_name_lists_valid_names():
