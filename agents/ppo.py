@@ -190,14 +190,15 @@ class Config:
     clip_value_loss: bool = struct.field(pytree_node=False, default=False)
     """Clip the value update around the old values with clip_eps (static)."""
     reset_mode: rollout.ResetMode = struct.field(pytree_node=False, default="optimistic")
-    """How envs whose episode ended restart (jaxrl.rollout): 'optimistic' computes reset_pool
-    resets per step and gives each ended env a fresh start drawn with its own key (the episodes
-    of 'real', at a fraction of its cost); 'real' resets every env every step and keeps the
-    ended ones'; 'cached' restarts each env from its first state, as Brax does (start states
-    reused: for throughput comparisons only) (static)."""
+    """How envs whose episode ended restart (jaxrl.rollout): 'optimistic' resets only those
+    envs, reset_pool at a time, each with its own fresh key (the episodes of 'real', at the cost
+    of the resets needed); 'real' resets every env every step and keeps the ended ones';
+    'cached' restarts each env from its first state, as Brax does (start states reused: for
+    throughput comparisons only) (static)."""
     reset_pool: int = struct.field(pytree_node=False, default=0)
-    """reset_mode='optimistic': resets computed per step, in [0, num_envs]; steps where more
-    episodes end compute further pools; 0 means ceil(num_envs / 16) (static)."""
+    """reset_mode='optimistic': resets computed per pass of its loop, in [0, num_envs] (a step
+    runs as many passes as its ended envs need, none when no episode ended); 0 means
+    ceil(num_envs / 16) (static)."""
 
     def validate(self) -> None:
         """Raise a ValueError naming the field, its value and what is allowed: every numeric

@@ -77,8 +77,8 @@ class VecEnv:
     reset_mode: ResetMode = "optimistic"
     """``"real"``, ``"optimistic"`` or ``"cached"`` (module docstring)."""
     reset_pool: int = 0
-    """``"optimistic"``: resets computed per step, in ``[1, num_envs]``; 0 means
-    ``ceil(num_envs / DEFAULT_POOL_DIVISOR)``."""
+    """``"optimistic"``: resets computed per pass of its loop, in ``[0, num_envs]`` (a step runs
+    as many passes as its ended envs need); 0 means ``ceil(num_envs / DEFAULT_POOL_DIVISOR)``."""
 
     def __post_init__(self) -> None:
         if self.num_envs < 1:
