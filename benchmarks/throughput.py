@@ -3,19 +3,25 @@
 For every (env, num_envs) pair, in one process, this measures:
 
 1. raw env steps/s: a jitted ``lax.scan`` of :meth:`jaxrl.rollout.VecEnv.step` with uniform random
-   actions (autoreset included, as in training); compilation is timed apart and the second call
-   of the compiled function is the one reported;
-2. jaxrl PPO env steps/s through :func:`jaxrl.train` (compilation excluded; reported apart);
+   actions (autoreset included, as in training), once for each reset mode of ``--reset-modes``
+   (``real``, ``optimistic``, ``cached``: :mod:`jaxrl.rollout`); compilation is timed apart and
+   the second call of the compiled function is the one reported;
+2. jaxrl PPO env steps/s through :func:`jaxrl.train` (compilation excluded; reported apart), once
+   for each reset mode (``Config.reset_mode``);
 3. Brax PPO (``brax.training.agents.ppo.train``) on the same env with the same number of envs,
    batch, unroll length, minibatches, epochs, networks (both policy and value use
    ``--hidden-sizes``) and activation. Its steady-state steps/s comes from the timestamps of its
    ``progress_fn`` calls, dropping the first interval (which holds the compilation); evaluation is
    switched off (``run_evals=False``) on both sides so that only training is timed.
 
-The table printed at the end shows the ratios ours/raw and ours/Brax, measured in the same process
-on the same hardware, and the compile times apart.
+The table printed at the end shows, for each reset mode, raw env and PPO steps/s and ours/Brax, all
+measured in the same process on the same hardware, and the compile times apart. Brax resets every
+finished episode to a cached first state (its ``AutoResetWrapper``, Playground's
+``wrap_for_brax_training``): ``ours/Brax`` with ``cached`` compares equal work, with
+``optimistic`` (our default, fresh start states) our training as users run it.
 
-    python benchmarks/throughput.py --env brax/inverted_pendulum --out cpu.json
+    python benchmarks/throughput.py --env brax/inverted_pendulum playground/CartpoleSwingup \
+        playground/HopperStand --num-envs 256 --steps 204800 --out cpu.json
     python benchmarks/throughput.py --env playground/HopperStand --num-envs 2048 256
         --steps-per-env 1000 --out gpu.json
 
@@ -35,6 +41,7 @@ import platform
 import subprocess
 import sys
 import time
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,7 +54,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jaxrl  # noqa: E402
 from jaxrl import envs  # noqa: E402
 from jaxrl.agents import ppo  # noqa: E402
-from jaxrl.rollout import VecEnv  # noqa: E402
+from jaxrl.rollout import ResetMode, VecEnv  # noqa: E402
 from jaxrl.types import Discrete  # noqa: E402
 
 # --- hardware --------------------------------------------------------------------------------
@@ -184,9 +191,10 @@ class PPOShape:
         return self.num_envs * self.unroll
 
 
-def our_config(shape: PPOShape) -> ppo.Config:
+def our_config(shape: PPOShape, reset_mode: ResetMode = "optimistic") -> ppo.Config:
     """Our PPO config for ``shape`` (tanh-Gaussian head and obs normalisation as in Brax)."""
     return ppo.Config(
+        reset_mode=reset_mode,
         num_envs=shape.num_envs,
         num_steps=shape.unroll,
         num_epochs=shape.num_epochs,
@@ -199,10 +207,15 @@ def our_config(shape: PPOShape) -> ppo.Config:
 
 
 def measure_ours(
-    env: Any, shape: PPOShape, total_steps: int, num_chunks: int, key: jax.Array
+    env: Any,
+    shape: PPOShape,
+    total_steps: int,
+    num_chunks: int,
+    key: jax.Array,
+    reset_mode: ResetMode = "optimistic",
 ) -> dict[str, float]:
     """Train our PPO for ``total_steps`` env steps; returns compile s, train s and steps/s."""
-    config = our_config(shape)
+    config = our_config(shape, reset_mode)
     result = jaxrl.train(
         ppo,
         config,
@@ -233,7 +246,7 @@ def measure_ours_rollout(
     state = jax.block_until_ready(jax.jit(lambda k: ppo.init(config, env, k))(key))
 
     def run(state: ppo.State, key: jax.Array) -> tuple[Any, jax.Array]:
-        vec_env = rollout.VecEnv(env, config.num_envs)
+        vec_env = ppo.vec_env(config, env)
         policy_fn = ppo.make_policy_fn(config, env, state.params, state.normalizer)
 
         def body(env_state: Any, k: jax.Array) -> tuple[Any, jax.Array]:
@@ -398,39 +411,34 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a and b else "-"
 
 
-COLUMNS = (
-    "env",
-    "num_envs",
-    "raw env sps",
-    "our PPO sps",
-    "ours/raw",
-    "our compile s",
-    "Brax PPO sps",
-    "ours/Brax",
-    "Brax compile s",
-)
+MODES: tuple[str, ...] = typing.get_args(ResetMode)
 
 
-def table_row(r: dict[str, Any]) -> list[str]:
+def columns(modes: Sequence[str]) -> list[str]:
+    """Table header: per reset mode raw sps, our PPO sps and ours/Brax, then Brax's figures."""
+    head = ["env", "num_envs"]
+    head += [f"raw sps {m}" for m in modes] + [f"our PPO sps {m}" for m in modes]
+    head += ["Brax PPO sps"] + [f"ours/Brax {m}" for m in modes]
+    return head + ["our compile s", "Brax compile s"]
+
+
+def table_row(r: dict[str, Any], modes: Sequence[str]) -> list[str]:
     """One table row of formatted figures for a result record."""
-    raw, ours, brax = r.get("raw") or {}, r.get("ours") or {}, r.get("brax") or {}
-    return [
-        r["env"],
-        str(r["num_envs"]),
-        _fmt(raw.get("sps")),
-        _fmt(ours.get("sps")),
-        _ratio(ours.get("sps"), raw.get("sps")),
-        _fmt(ours.get("compile_s")),
-        _fmt(brax.get("sps")),
-        _ratio(ours.get("sps"), brax.get("sps")),
-        _fmt(brax.get("compile_s")),
-    ]
+    brax = r.get("brax") or {}
+    ours = [r.get(f"ours_{m}") or {} for m in modes]
+    row = [r["env"], str(r["num_envs"])]
+    row += [_fmt((r.get(f"raw_{m}") or {}).get("sps")) for m in modes]
+    row += [_fmt(o.get("sps")) for o in ours]
+    row += [_fmt(brax.get("sps"))] + [_ratio(o.get("sps"), brax.get("sps")) for o in ours]
+    compiles = [o.get("compile_s") for o in ours if o.get("compile_s") is not None]
+    return row + [_fmt(max(compiles) if compiles else None), _fmt(brax.get("compile_s"))]
 
 
-def markdown_table(results: Sequence[dict[str, Any]]) -> str:
+def markdown_table(results: Sequence[dict[str, Any]], modes: Sequence[str] = MODES) -> str:
     """The results as a Markdown table (the same columns as the console table)."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(table_row(r)) + " |" for r in results]
+    head = columns(modes)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(table_row(r, modes)) + " |" for r in results]
     return "\n".join(lines)
 
 
@@ -458,19 +466,22 @@ def run_one(args: argparse.Namespace, name: str, num_envs: int, key: jax.Array) 
         "activation": shape.activation,
         "impl": args.impl if name.startswith("playground/") else None,
     }
-    k_raw, k_cached, k_ours, k_roll = jax.random.split(key, 4)
+    k_raw, k_ours, k_roll = jax.random.split(key, 3)
 
-    def raw(key: jax.Array, mode: str) -> dict[str, Any]:
-        return measure_raw(env, num_envs, args.raw_steps, key, mode, args.repeats)
+    def raw(mode: str) -> dict[str, Any]:
+        return measure_raw(env, num_envs, args.raw_steps, k_raw, mode, args.repeats)
 
-    parts: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("raw", lambda: raw(k_raw, "real")),
-        ("ours", lambda: measure_ours(env, shape, steps, args.chunks, k_ours)),
-    ]
+    def ours(mode: str) -> dict[str, Any]:
+        return measure_ours(env, shape, steps, args.chunks, k_ours, mode)
+
+    # the same keys for every mode: real and optimistic then run the very same episodes
+    parts: list[tuple[str, Callable[[], dict[str, Any]]]] = []
+    for mode in args.reset_modes:
+        parts.append((f"raw_{mode}", functools.partial(raw, mode)))
+    for mode in args.reset_modes:
+        parts.append((f"ours_{mode}", functools.partial(ours, mode)))
     if not args.skip_brax:
         parts.append(("brax", lambda: measure_brax(name, args.impl, shape, steps, args.chunks, 0)))
-    if args.raw_cached:
-        parts.append(("raw_cached", lambda: raw(k_cached, "cached")))
     if args.rollout_only:
         iters = max(1, steps // (args.chunks * shape.batch))
         parts.append(("ours_rollout", lambda: measure_ours_rollout(env, shape, iters, k_roll)))
@@ -534,9 +545,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--skip-brax", action="store_true", help="do not run Brax's PPO")
     p.add_argument(
-        "--raw-cached",
-        action="store_true",
-        help="also time the raw env with VecEnv(reset_mode='cached') (Brax-style autoreset)",
+        "--reset-modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES),
+        help="VecEnv reset modes to time, raw and in PPO (jaxrl.rollout)",
     )
     p.add_argument(
         "--rollout-only",
@@ -581,20 +594,19 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         f"{args.activation}; PPO steps {ppo_steps}, "
         f"{args.raw_steps} raw steps per env"
     )
-    rows = [list(COLUMNS)] + [table_row(r) for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    modes = args.reset_modes
+    rows = [columns(modes)] + [table_row(r, modes) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
     for r in results:
         notes = []
-        if r.get("raw_cached"):
-            notes.append(f"raw env with cached-state reset {_fmt(r['raw_cached']['sps'])} sps")
         if r.get("ours_rollout"):
             notes.append(f"our PPO rollout alone {_fmt(r['ours_rollout']['sps'])} sps")
         if notes:
             print(f"{r['env']} x{r['num_envs']}: " + "; ".join(notes))
     print()
-    print(markdown_table(results))
+    print(markdown_table(results, modes))
     for r in results:
         for k, v in r.items():
             if k.endswith("_error"):
