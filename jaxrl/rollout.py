@@ -127,12 +127,13 @@ class VecEnv:
         (a ``lax.while_loop`` over pools, none when no episode ended), and each pool's states
         are scattered into their places."""
         n, m = self.num_envs, self.pool_size
-        ended = jnp.flatnonzero(done, size=n, fill_value=n)  # ended envs first, then n
+        # ended envs first, then n (dropped by the scatter), padded so every pool slice fits
+        ended = jnp.append(jnp.flatnonzero(done, size=n, fill_value=n), jnp.full(m, n))
         count = jnp.sum(done.astype(jnp.int32))
 
         def fill(carry: tuple[jax.Array, Any, jax.Array]) -> tuple[jax.Array, Any, jax.Array]:
             pool, env_state, obs = carry
-            members = jax.lax.dynamic_slice_in_dim(jnp.append(ended, jnp.full(m, n)), pool * m, m)
+            members = jax.lax.dynamic_slice_in_dim(ended, pool * m, m)
             keys = reset_keys[jnp.minimum(members, n - 1)]  # past the ended ones: dropped below
             fresh_state, fresh_ts = jax.vmap(self.env.reset)(keys)
             put = lambda x, y: x.at[members].set(y, mode="drop")  # noqa: E731
